@@ -1,0 +1,36 @@
+# Everything runs inside .venv, built from PyPI on first use. Works on a fresh clone with only
+# python3 (>= 3.10) and network access to PyPI.
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+PIP    := $(VPY) -m pip
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv test run bench clean
+
+venv: $(VPY)
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# One stamp per extra: pip reruns only when pyproject.toml changes (or the venv is recreated).
+# The install is editable, so source edits never need a reinstall.
+$(VENV)/.installed-%: pyproject.toml | $(VPY)
+	$(PIP) install -q -e '.[$*]'
+	@touch $@
+
+test: $(VENV)/.installed-test
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+run: $(VENV)/.installed-server
+	$(VPY) -m objstore.demo
+
+bench: $(VENV)/.installed-bench
+	$(VPY) -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,84 @@
+"""``protocol``: a hand-written sans-I/O NATS client protocol and an asyncio connection on it.
+
+The table of contents: everything public is re-exported here. The parser, encoder, headers and
+subjects modules do no I/O (they are fed bytes and return frames); ``connection`` is the
+asyncio side. This package never imports ``jetstream`` or ``objstore``.
+"""
+
+from .connection import Connection, ConnectionState, StatusEvent, connect
+from .encoder import encode_connect, encode_hpub, encode_pub, encode_sub, encode_unsub
+from .errors import (
+    AuthorizationError,
+    BadHeaderError,
+    BadSubjectError,
+    ConnectError,
+    ConnectionClosedError,
+    MaxPayloadError,
+    MissingDependencyError,
+    NatsError,
+    NatsTimeoutError,
+    NoRespondersError,
+    NoServersError,
+    PermissionViolationError,
+    ProtocolError,
+    ReconnectBufferFullError,
+    ServerError,
+    SlowConsumerError,
+    StaleConnectionError,
+    TLSError,
+)
+from .frames import Err, Info, Msg, Ping, Pong, Ok
+from .headers import Headers, encode_headers, parse_headers
+from .nuid import NUID, next_nuid
+from .options import ConnectOptions
+from .parser import Parser
+from .subjects import new_inbox, validate_publish_subject, validate_queue, validate_subscribe_subject
+from .subscription import Subscription
+
+__all__ = [
+    "AuthorizationError",
+    "BadHeaderError",
+    "BadSubjectError",
+    "ConnectError",
+    "ConnectOptions",
+    "Connection",
+    "ConnectionClosedError",
+    "ConnectionState",
+    "Err",
+    "Headers",
+    "Info",
+    "MaxPayloadError",
+    "MissingDependencyError",
+    "Msg",
+    "NUID",
+    "NatsError",
+    "NatsTimeoutError",
+    "NoRespondersError",
+    "NoServersError",
+    "Ok",
+    "Parser",
+    "PermissionViolationError",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "ReconnectBufferFullError",
+    "ServerError",
+    "SlowConsumerError",
+    "StaleConnectionError",
+    "StatusEvent",
+    "Subscription",
+    "TLSError",
+    "connect",
+    "encode_connect",
+    "encode_headers",
+    "encode_hpub",
+    "encode_pub",
+    "encode_sub",
+    "encode_unsub",
+    "new_inbox",
+    "next_nuid",
+    "parse_headers",
+    "validate_publish_subject",
+    "validate_queue",
+    "validate_subscribe_subject",
+]

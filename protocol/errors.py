@@ -1,0 +1,134 @@
+"""The one exception hierarchy of all three packages.
+
+Rule: every exception raised by ``protocol``, ``jetstream`` or ``objstore`` is a subclass of
+:class:`NatsError`. A caller's mistake (a bad subject, a payload too large) also subclasses
+``ValueError`` so ``except ValueError`` keeps working; a timeout also subclasses the builtin
+``TimeoutError``. This module imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NatsError",
+    "ProtocolError",
+    "ConnectionClosedError",
+    "ConnectError",
+    "NoServersError",
+    "AuthorizationError",
+    "NoRespondersError",
+    "NatsTimeoutError",
+    "SlowConsumerError",
+    "MaxPayloadError",
+    "BadSubjectError",
+    "BadHeaderError",
+    "ServerError",
+    "PermissionViolationError",
+    "StaleConnectionError",
+    "ReconnectBufferFullError",
+    "MissingDependencyError",
+    "TLSError",
+    "error_from_server_text",
+]
+
+
+class NatsError(Exception):
+    """Root of every error raised by this project."""
+
+
+class ProtocolError(NatsError):
+    """The bytes received do not follow the NATS client protocol (parser failure)."""
+
+
+class ConnectionClosedError(NatsError):
+    """The connection is closed (or draining) and cannot carry this operation."""
+
+
+class ConnectError(NatsError):
+    """A connection to a server could not be established."""
+
+
+class NoServersError(ConnectError):
+    """No server in the pool accepted a connection."""
+
+
+class TLSError(ConnectError):
+    """TLS was required but could not be negotiated or verified."""
+
+
+class ServerError(NatsError):
+    """The server sent ``-ERR '<text>'``. ``text`` holds the text without quotes."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class AuthorizationError(ServerError, ConnectError):
+    """The server refused the credentials (authorization violation, expired or revoked)."""
+
+
+class PermissionViolationError(ServerError):
+    """Publish or subscribe to a subject this user may not use; the connection stays open."""
+
+
+class StaleConnectionError(ServerError):
+    """The server or the client detected that the peer stopped answering PINGs."""
+
+
+class NoRespondersError(NatsError):
+    """A request reached no subscriber (status 503 with no_responders on)."""
+
+
+class NatsTimeoutError(NatsError, TimeoutError):
+    """An operation did not complete in time. Also a builtin ``TimeoutError``."""
+
+
+class SlowConsumerError(NatsError):
+    """A subscription exceeded its pending limits; messages were dropped for it."""
+
+    def __init__(self, message: str, *, sid: int = 0, dropped: int = 0) -> None:
+        super().__init__(message)
+        self.sid = sid
+        self.dropped = dropped
+
+
+class MaxPayloadError(NatsError, ValueError):
+    """Header plus payload exceed the server's ``max_payload``."""
+
+
+class BadSubjectError(NatsError, ValueError):
+    """A subject or queue name is empty, has empty tokens, whitespace or control characters."""
+
+
+class BadHeaderError(NatsError, ValueError):
+    """A header name or value cannot be encoded in a NATS header block."""
+
+
+class ReconnectBufferFullError(NatsError):
+    """Publishing while disconnected would exceed the bounded reconnect buffer."""
+
+
+class MissingDependencyError(NatsError, ImportError):
+    """An optional extra is needed for this feature (for example ``nkeys``)."""
+
+
+_AUTH_PREFIXES = (
+    "authorization violation",
+    "user authentication expired",
+    "user authentication revoked",
+    "account authentication expired",
+    "authentication timeout",
+    "authorization timeout",
+)
+
+
+def error_from_server_text(text: str) -> ServerError:
+    """Map the text of a ``-ERR`` line (quotes already stripped) to an exception instance."""
+    low = text.lower()
+    if low.startswith(_AUTH_PREFIXES):
+        return AuthorizationError(text)
+    if low.startswith("permissions violation"):
+        return PermissionViolationError(text)
+    if low.startswith("stale connection"):
+        return StaleConnectionError(text)
+    return ServerError(text)

@@ -1,0 +1,184 @@
+"""Connection options and the server pool.
+
+``ConnectOptions`` gathers what ``protocol.connect`` accepts (one object instead of a
+37-argument ``connect``); ``ServerPool`` holds the servers given by the user and those
+discovered from INFO ``connect_urls``. Credentials are never part of a ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import ssl
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+from urllib.parse import unquote, urlsplit
+
+from .errors import NatsError
+from .wire import INBOX_PREFIX
+
+__all__ = ["ConnectOptions", "ServerAddr", "ServerPool", "parse_server_url"]
+
+DEFAULT_PORT = 4222
+
+
+class ServerAddr:
+    """One server of the pool. ``implicit`` marks servers learned from INFO."""
+
+    __slots__ = ("scheme", "host", "port", "user", "password", "token", "implicit", "reconnects", "last_attempt", "did_connect")
+
+    def __init__(self, scheme: str, host: str, port: int, user: str = "", password: str = "", token: str = "", implicit: bool = False) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.token = token
+        self.implicit = implicit
+        self.reconnects = 0
+        self.last_attempt = 0.0
+        self.did_connect = False
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "tls"
+
+    @property
+    def url(self) -> str:
+        """The URL without credentials (safe to log)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def __repr__(self) -> str:
+        return f"ServerAddr({self.url!r}, implicit={self.implicit})"
+
+
+def parse_server_url(url: str, implicit: bool = False, default_scheme: str = "nats") -> ServerAddr:
+    """Parse ``nats://[user:pass@|token@]host[:port]``, ``tls://...`` or a bare ``host:port``."""
+    if "://" not in url:
+        url = f"{default_scheme}://{url}"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("nats", "tls"):
+        raise NatsError(f"unsupported URL scheme {scheme!r} (use nats:// or tls://)")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError as err:
+        raise NatsError(f"invalid port in server URL {parts.hostname!r}") from err
+    host = parts.hostname or "127.0.0.1"
+    user = unquote(parts.username) if parts.username else ""
+    password = unquote(parts.password) if parts.password else ""
+    token = ""
+    if user and not password and parts.password is None:
+        token, user = user, ""
+    return ServerAddr(scheme, host, port, user, password, token, implicit)
+
+
+class ServerPool:
+    """Servers to try, in order, with discovery from INFO ``connect_urls``."""
+
+    def __init__(self, urls: list[str], randomize: bool = True) -> None:
+        if not urls:
+            urls = ["nats://127.0.0.1:4222"]
+        self.servers = [parse_server_url(u) for u in urls]
+        self.randomize = randomize
+        if randomize and len(self.servers) > 1:
+            random.shuffle(self.servers)
+        self.current: Optional[ServerAddr] = None
+
+    def __len__(self) -> int:
+        return len(self.servers)
+
+    def add_discovered(self, connect_urls: list[str]) -> list[ServerAddr]:
+        """Add unseen servers from INFO; drop implicit ones no longer listed. Returns the added."""
+        scheme = self.current.scheme if self.current else "nats"
+        seen = {s.key for s in self.servers}
+        wanted = set()
+        added = []
+        for raw in connect_urls or []:
+            try:
+                addr = parse_server_url(raw, implicit=True, default_scheme=scheme)
+            except NatsError:
+                continue
+            wanted.add(addr.key)
+            if addr.key not in seen:
+                seen.add(addr.key)
+                added.append(addr)
+        if self.randomize:
+            random.shuffle(added)
+        self.servers.extend(added)
+        self.servers = [
+            s for s in self.servers if not s.implicit or s.key in wanted or s is self.current
+        ]
+        return added
+
+    def next_candidates(self) -> list[ServerAddr]:
+        """Servers in the order to try them: the current one last."""
+        rest = [s for s in self.servers if s is not self.current]
+        if self.current is not None and self.current in self.servers:
+            rest.append(self.current)
+        return rest
+
+
+@dataclass
+class ConnectOptions:
+    """Everything ``connect`` accepts. Secrets are excluded from ``repr``."""
+
+    servers: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    name: Optional[str] = None
+    user: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    token: Optional[str] = field(default=None, repr=False)
+    nkey_seed: Optional[str] = field(default=None, repr=False)  # seed string or path of a seed file
+    creds: Optional[str] = field(default=None, repr=False)  # path of a .creds file
+    # TLS: an SSLContext, True for the default context, or None/False; tls:// URLs imply TLS.
+    tls: Any = None
+    tls_ca: Optional[str] = None
+    tls_cert: Optional[str] = None
+    tls_key: Optional[str] = field(default=None, repr=False)
+    tls_hostname: Optional[str] = None
+    tls_handshake_first: bool = False
+    verbose: bool = False
+    pedantic: bool = False
+    echo: bool = True
+    no_responders: bool = True
+    connect_timeout: float = 2.0
+    ping_interval: float = 120.0
+    max_pings_outstanding: int = 2
+    allow_reconnect: bool = True
+    max_reconnect_attempts: int = 60  # per server; -1 = forever
+    reconnect_time_wait: float = 2.0
+    reconnect_jitter: float = 0.1
+    reconnect_jitter_tls: float = 1.0
+    reconnect_buf_size: int = 8 * 1024 * 1024
+    dont_randomize: bool = False
+    pending_msgs_limit: int = 512 * 1024
+    pending_bytes_limit: int = 64 * 1024 * 1024
+    inbox_prefix: str = INBOX_PREFIX
+    drain_timeout: float = 30.0
+    flush_timeout: float = 10.0
+    # Status callbacks (the events() iterator is the primary interface).
+    error_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    disconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    reconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    closed_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    lame_duck_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+
+    def replace(self, **changes: Any) -> "ConnectOptions":
+        return dataclasses.replace(self, **changes)
+
+    def wants_tls(self) -> bool:
+        return bool(self.tls) or bool(self.tls_ca or self.tls_cert) or self.tls_handshake_first
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The SSL context to use: the given one, or a verifying default with CA/cert files."""
+        if isinstance(self.tls, ssl.SSLContext):
+            return self.tls
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.tls_ca)
+        if self.tls_cert:
+            ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        return ctx
