@@ -1,0 +1,359 @@
+"""``JetStream``: the JetStream API over a ``protocol`` connection.
+
+One request path (``request_json``) turns every API reply into a dict or a typed exception
+chosen by ``err_code`` (``jetstream.errors``); a request that reaches no responder means
+JetStream is not enabled (or the stream does not allow direct gets). Streams, message get,
+direct get (single and batch), purge, account info and consumer management live here;
+publishing is in ``publish``, ordered consumers in ``ordered``, pull fetch in ``pull``.
+Imports only the public API of ``protocol``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator, Mapping, Optional, Union
+
+import protocol
+from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError
+
+from . import subjects as subj
+from .codec import parse_time
+from .errors import (
+    APIError,
+    InvalidArgumentError,
+    JetStreamNotEnabledError,
+    JetStreamTimeoutError,
+    MessageNotFoundError,
+    raise_for_api_response,
+)
+from .ordered import OrderedConsumer
+from .publish import Publisher, publish
+from .pull import PullConsumer
+from .models import (
+    AccountInfo,
+    ConsumerConfig,
+    ConsumerInfo,
+    PubAck,
+    StoredMsg,
+    StreamConfig,
+    StreamInfo,
+)
+
+__all__ = ["JetStream"]
+
+DEFAULT_TIMEOUT = 5.0
+
+# Headers the server adds to a direct-get reply (wire.md 2.6).
+HDR_STREAM = "Nats-Stream"
+HDR_SUBJECT = "Nats-Subject"
+HDR_SEQUENCE = "Nats-Sequence"
+HDR_TIMESTAMP = "Nats-Time-Stamp"
+HDR_NUM_PENDING = "Nats-Num-Pending"
+HDR_LAST_SEQUENCE = "Nats-Last-Sequence"
+
+
+def _encode_body(body: Union[Mapping[str, Any], bytes, None]) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def _stored_from_direct(msg: Msg) -> StoredMsg:
+    """A direct-get reply (plain message + Nats-* headers) as a StoredMsg."""
+    hdrs = msg.headers or Headers()
+    raw_time = hdrs.get(HDR_TIMESTAMP)
+    return StoredMsg(
+        subject=hdrs.get(HDR_SUBJECT, ""),
+        seq=int(hdrs.get(HDR_SEQUENCE, "0") or 0),
+        headers=msg.raw_headers or b"",
+        data=msg.data,
+        time=parse_time(raw_time) if raw_time else None,
+    )
+
+
+class JetStream:
+    """JetStream context. ``domain`` or ``prefix`` select the API prefix (wire.md 2.1)."""
+
+    def __init__(
+        self,
+        nc: protocol.Connection,
+        *,
+        domain: Optional[str] = None,
+        prefix: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._nc = nc
+        self.prefix = subj.api_prefix(domain=domain, prefix=prefix)
+        self.domain = domain
+        self.timeout = timeout
+
+    @property
+    def connection(self) -> protocol.Connection:
+        return self._nc
+
+    # The one request path ----------------------------------------------------------------------
+    async def request_json(
+        self,
+        subject: str,
+        body: Union[Mapping[str, Any], bytes, None] = None,
+        timeout: Optional[float] = None,
+    ) -> dict[str, Any]:
+        """Send an API request and return the decoded reply. Raises the mapped APIError,
+        :class:`JetStreamNotEnabledError` (no responders), :class:`JetStreamTimeoutError`."""
+        try:
+            msg = await self._nc.request(subject, _encode_body(body), timeout=timeout or self.timeout)
+        except NoRespondersError as err:
+            raise JetStreamNotEnabledError(503, 0, f"JetStream not enabled or not reachable (no responders for {subject})") from err
+        except NatsTimeoutError as err:
+            raise JetStreamTimeoutError(f"JetStream API request {subject} timed out") from err
+        try:
+            resp = json.loads(msg.data)
+        except ValueError as err:
+            raise APIError(0, 0, f"invalid JSON in reply to {subject}: {msg.data[:80]!r}") from err
+        if not isinstance(resp, dict):
+            raise APIError(0, 0, f"reply to {subject} is not a JSON object")
+        raise_for_api_response(resp)
+        return resp
+
+    # Account -----------------------------------------------------------------------------------
+    async def account_info(self) -> AccountInfo:
+        return AccountInfo.from_json(await self.request_json(subj.account_info(self.prefix)))
+
+    # Streams -----------------------------------------------------------------------------------
+    async def add_stream(self, config: Optional[StreamConfig] = None, **params: Any) -> StreamInfo:
+        """Create a stream (idempotent for an identical config). Raises StreamNameInUseError."""
+        config = _config(StreamConfig, config, params)
+        name = subj.validate_stream_name(config.name)
+        resp = await self.request_json(subj.stream_create(self.prefix, name), config.to_json())
+        return StreamInfo.from_json(resp)
+
+    async def update_stream(self, config: Optional[StreamConfig] = None, **params: Any) -> StreamInfo:
+        config = _config(StreamConfig, config, params)
+        name = subj.validate_stream_name(config.name)
+        resp = await self.request_json(subj.stream_update(self.prefix, name), config.to_json())
+        return StreamInfo.from_json(resp)
+
+    async def stream_info(self, name: str, *, subjects_filter: Optional[str] = None, deleted_details: bool = False) -> StreamInfo:
+        """Raises StreamNotFoundError."""
+        body: dict[str, Any] = {}
+        if subjects_filter:
+            body["subjects_filter"] = subjects_filter
+        if deleted_details:
+            body["deleted_details"] = True
+        resp = await self.request_json(subj.stream_info(self.prefix, subj.validate_stream_name(name)), body or None)
+        return StreamInfo.from_json(resp)
+
+    async def delete_stream(self, name: str) -> bool:
+        resp = await self.request_json(subj.stream_delete(self.prefix, subj.validate_stream_name(name)))
+        return bool(resp.get("success"))
+
+    async def purge_stream(
+        self,
+        name: str,
+        *,
+        subject: Optional[str] = None,
+        seq: Optional[int] = None,
+        keep: Optional[int] = None,
+    ) -> int:
+        """Purge the whole stream, a subject filter, everything below ``seq``, or all but ``keep``.
+        Returns the number of messages purged."""
+        if seq is not None and keep is not None:
+            raise InvalidArgumentError("purge takes seq or keep, not both")
+        body: dict[str, Any] = {}
+        if subject:
+            body["filter"] = subject
+        if seq is not None:
+            body["seq"] = seq
+        if keep is not None:
+            body["keep"] = keep
+        resp = await self.request_json(subj.stream_purge(self.prefix, subj.validate_stream_name(name)), body or None)
+        return int(resp.get("purged", 0))
+
+    async def stream_names(self, subject: Optional[str] = None) -> list[str]:
+        """Every stream name (paged), optionally only those listening on ``subject``."""
+        names: list[str] = []
+        async for page in self._pages(subj.stream_names(self.prefix), "streams", subject):
+            names.extend(page)
+        return names
+
+    async def streams_info(self, subject: Optional[str] = None) -> list[StreamInfo]:
+        out: list[StreamInfo] = []
+        async for page in self._pages(subj.stream_list(self.prefix), "streams", subject):
+            out.extend(StreamInfo.from_json(s) for s in page)
+        return out
+
+    async def _pages(self, subject: str, key: str, filter_subject: Optional[str]) -> AsyncIterator[list]:
+        offset = 0
+        while True:
+            body: dict[str, Any] = {"offset": offset}
+            if filter_subject:
+                body["subject"] = filter_subject
+            resp = await self.request_json(subject, body)
+            page = resp.get(key) or []
+            yield page
+            offset += len(page)
+            if not page or offset >= int(resp.get("total", 0)):
+                return
+
+    # Messages ----------------------------------------------------------------------------------
+    async def get_msg(
+        self,
+        stream: str,
+        seq: Optional[int] = None,
+        *,
+        last_by_subj: Optional[str] = None,
+        next_by_subj: Optional[str] = None,
+    ) -> StoredMsg:
+        """Read one message through the stream leader (read-after-write consistent).
+        Raises MessageNotFoundError, StreamNotFoundError."""
+        body = _get_body(seq, last_by_subj, next_by_subj)
+        resp = await self.request_json(subj.stream_msg_get(self.prefix, subj.validate_stream_name(stream)), body)
+        return StoredMsg.from_response(resp)
+
+    async def direct_get(
+        self,
+        stream: str,
+        seq: Optional[int] = None,
+        *,
+        last_by_subj: Optional[str] = None,
+        next_by_subj: Optional[str] = None,
+    ) -> StoredMsg:
+        """Read one message with a direct get (any replica; needs ``allow_direct``).
+        Raises MessageNotFoundError, JetStreamNotEnabledError when direct get is off."""
+        stream = subj.validate_stream_name(stream)
+        if last_by_subj and seq is None and not next_by_subj:
+            subject, payload = subj.direct_get_last(self.prefix, stream, last_by_subj), b""
+        else:
+            subject, payload = subj.direct_get(self.prefix, stream), _encode_body(_get_body(seq, last_by_subj, next_by_subj))
+        return _check_direct(await self._direct_request(subject, payload), stream)
+
+    async def _direct_request(self, subject: str, payload: bytes) -> Msg:
+        try:
+            return await self._nc.request(subject, payload, timeout=self.timeout)
+        except NoRespondersError as err:
+            raise JetStreamNotEnabledError(503, 0, f"direct get not available (no responders for {subject})") from err
+        except NatsTimeoutError as err:
+            raise JetStreamTimeoutError(f"direct get {subject} timed out") from err
+
+    async def direct_get_batch(
+        self,
+        stream: str,
+        batch: int,
+        *,
+        seq: Optional[int] = None,
+        next_by_subj: Optional[str] = None,
+        max_bytes: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> AsyncIterator[StoredMsg]:
+        """Up to ``batch`` messages from ``seq`` (server 2.11+), ending at the 204 EOB marker."""
+        body: dict[str, Any] = {"batch": batch}
+        if seq is not None:
+            body["seq"] = seq
+        if next_by_subj:
+            body["next_by_subj"] = next_by_subj
+        if max_bytes:
+            body["max_bytes"] = max_bytes
+        stream = subj.validate_stream_name(stream)
+        inbox = self._nc.new_inbox()
+        sub = await self._nc.subscribe(inbox)
+        try:
+            await self._nc.publish(subj.direct_get(self.prefix, stream), _encode_body(body), reply=inbox)
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout or self.timeout)
+                except NatsTimeoutError as err:
+                    raise JetStreamTimeoutError(f"batch direct get on {stream} timed out") from err
+                status = msg.status
+                if status == "204":
+                    return
+                if status == "404":
+                    return
+                if status:
+                    raise _status_error(msg, stream)
+                yield _stored_from_direct(msg)
+        finally:
+            await sub.unsubscribe()
+
+    async def delete_msg(self, stream: str, seq: int, *, erase: bool = False) -> bool:
+        body = {"seq": seq, "no_erase": not erase}
+        resp = await self.request_json(subj.stream_msg_delete(self.prefix, subj.validate_stream_name(stream)), body)
+        return bool(resp.get("success"))
+
+    # Consumers ---------------------------------------------------------------------------------
+    async def add_consumer(self, stream: str, config: Optional[ConsumerConfig] = None, *, action: str = "", **params: Any) -> ConsumerInfo:
+        config = _config(ConsumerConfig, config, params)
+        stream = subj.validate_stream_name(stream)
+        name = config.name or config.durable_name
+        if name:
+            filt = config.filter_subject if not config.filter_subjects else None
+            subject = subj.consumer_create(self.prefix, stream, name, filt)
+        else:
+            subject = subj.consumer_create_legacy(self.prefix, stream)
+        body: dict[str, Any] = {"stream_name": stream, "config": config.to_json()}
+        if action:
+            body["action"] = action
+        return ConsumerInfo.from_json(await self.request_json(subject, body))
+
+    async def consumer_info(self, stream: str, name: str) -> ConsumerInfo:
+        resp = await self.request_json(subj.consumer_info(self.prefix, subj.validate_stream_name(stream), name))
+        return ConsumerInfo.from_json(resp)
+
+    async def delete_consumer(self, stream: str, name: str) -> bool:
+        resp = await self.request_json(subj.consumer_delete(self.prefix, subj.validate_stream_name(stream), name))
+        return bool(resp.get("success"))
+
+    # Publishing and consuming (implemented in their own modules) -------------------------------
+    async def publish(self, subject: str, payload: bytes = b"", **kwargs: Any) -> PubAck:
+        """Publish and wait for the stream's ack; see :func:`jetstream.publish.publish`."""
+        return await publish(self, subject, payload, **kwargs)
+
+    def publisher(self, **kwargs: Any) -> Publisher:
+        """A pipelined publisher (async context manager); see :class:`jetstream.publish.Publisher`."""
+        return Publisher(self, **kwargs)
+
+    def ordered_consumer(self, stream: str, **kwargs: Any) -> OrderedConsumer:
+        """An ordered push consumer as an async iterator; see :class:`jetstream.ordered.OrderedConsumer`."""
+        return OrderedConsumer(self, stream, **kwargs)
+
+    async def pull_consumer(self, stream: str, config: Optional[ConsumerConfig] = None, **params: Any) -> PullConsumer:
+        """Create (or bind) a pull consumer; see :class:`jetstream.pull.PullConsumer`."""
+        return await PullConsumer.create(self, stream, config, **params)
+
+
+def _config(cls: Any, config: Any, params: dict[str, Any]) -> Any:
+    if config is None:
+        return cls(**params)
+    if params:
+        import dataclasses
+
+        return dataclasses.replace(config, **params)
+    return config
+
+
+def _get_body(seq: Optional[int], last_by_subj: Optional[str], next_by_subj: Optional[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if seq is not None:
+        body["seq"] = seq
+    if last_by_subj:
+        body["last_by_subj"] = last_by_subj
+    if next_by_subj:
+        body["next_by_subj"] = next_by_subj
+    if not body:
+        raise InvalidArgumentError("message get needs seq, last_by_subj or next_by_subj")
+    return body
+
+
+def _status_error(msg: Msg, stream: str) -> APIError:
+    status = msg.status
+    if status == "404":
+        return MessageNotFoundError(404, 10037, f"no message found in {stream}")
+    return APIError(int(status) if status.isdigit() else 0, 0, f"{msg.description or 'error'} (direct get on {stream})")
+
+
+def _check_direct(msg: Msg, stream: str) -> StoredMsg:
+    if msg.raw_headers is not None and msg.status:
+        raise _status_error(msg, stream)
+    return _stored_from_direct(msg)
+

@@ -1,0 +1,269 @@
+"""The ordered consumer (ADR-17) as an async iterator.
+
+An ephemeral push consumer with ``ack_policy: none``, flow control and idle heartbeats,
+delivered to a fresh inbox that is subscribed *before* the consumer is created. Each data
+message's consumer sequence must be the expected one; a gap (a lost message, or the consumer
+deleted server-side) transparently re-creates the consumer from the next expected stream
+sequence on a new inbox. Flow-control requests are answered when the iterator reaches them,
+that is once every earlier message has been handed to the application. No traffic for two
+heartbeat intervals (stall) also resets. ``caught_up`` becomes true when a delivered message
+reports zero pending (the end of the backlog). The consumer is deleted on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+
+from protocol import Msg, NatsError, NatsTimeoutError, next_nuid
+
+from .ack import AckMetadata
+from .codec import format_time
+from .errors import JetStreamError, OrderedConsumerError
+from .msg import JsMsg
+from . import subjects as subj
+
+if TYPE_CHECKING:
+    from .client import JetStream
+
+__all__ = ["OrderedConsumer"]
+
+_HB_LAST_CONSUMER = "Nats-Last-Consumer"
+_HB_STALLED = "Nats-Consumer-Stalled"
+_RESET_RETRY_WAIT = 0.25
+_MAX_RESET_ATTEMPTS = 40
+
+
+class OrderedConsumer:
+    """``async for msg in js.ordered_consumer("S", filter_subject="x.>")`` yields :class:`JsMsg`.
+
+    ``deliver_policy`` is one of all, last, last_per_subject, new, by_start_sequence
+    (``opt_start_seq``) or by_start_time (``opt_start_time``). Iteration never ends by itself;
+    leave the ``async with``/``async for`` or call :meth:`close`. Raises
+    :class:`OrderedConsumerError` when the consumer cannot be re-created.
+    """
+
+    def __init__(
+        self,
+        js: "JetStream",
+        stream: str,
+        *,
+        filter_subject: Union[str, Sequence[str], None] = None,
+        deliver_policy: str = "all",
+        opt_start_seq: Optional[int] = None,
+        opt_start_time: Optional[datetime] = None,
+        headers_only: bool = False,
+        idle_heartbeat: float = 5.0,
+        pending_msgs_limit: int = 512 * 1024,
+        pending_bytes_limit: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._js = js
+        self._nc = js.connection
+        self.stream = subj.validate_stream_name(stream)
+        if isinstance(filter_subject, str) or filter_subject is None:
+            self.filter_subjects = [filter_subject] if filter_subject else []
+        else:
+            self.filter_subjects = list(filter_subject)
+        self.deliver_policy = deliver_policy
+        self.opt_start_seq = opt_start_seq
+        self.opt_start_time = opt_start_time
+        self.headers_only = headers_only
+        self.idle_heartbeat = idle_heartbeat
+        self._msgs_limit = pending_msgs_limit
+        self._bytes_limit = pending_bytes_limit
+        self._sub: Any = None
+        self.name = ""
+        self._expected_cseq = 1
+        self._last_sseq = 0
+        self._started = False
+        self._closed = False
+        self.caught_up = False
+        self.num_pending: Optional[int] = None
+        self.resets = 0
+        self.info: Any = None
+
+    # Lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> "OrderedConsumer":
+        if not self._started:
+            self._started = True
+            await self._create(self._config_json(initial=True))
+        return self
+
+    async def __aenter__(self) -> "OrderedConsumer":
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Unsubscribe and delete the consumer (best effort). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._drop_current(wait_delete=True)
+
+    def __aiter__(self) -> "OrderedConsumer":
+        return self
+
+    # Consumer (re)creation ---------------------------------------------------------------------
+    def _config_json(self, initial: bool) -> dict[str, Any]:
+        cfg: dict[str, Any] = {
+            "name": self.name,
+            "ack_policy": "none",
+            "max_deliver": 1,
+            "ack_wait": 22 * 3600 * 1_000_000_000,
+            "flow_control": True,
+            "idle_heartbeat": int(self.idle_heartbeat * 1e9),
+            "replay_policy": "instant",
+            "num_replicas": 1,
+            "mem_storage": True,
+            "inactive_threshold": max(int(self.idle_heartbeat * 6e9), 30_000_000_000),
+        }
+        if initial:
+            cfg["deliver_policy"] = self.deliver_policy
+            if self.deliver_policy == "by_start_sequence":
+                cfg["opt_start_seq"] = self.opt_start_seq or 1
+            elif self.deliver_policy == "by_start_time":
+                if self.opt_start_time is None:
+                    raise OrderedConsumerError("deliver_policy by_start_time needs opt_start_time")
+                cfg["opt_start_time"] = format_time(self.opt_start_time)
+        else:
+            cfg["deliver_policy"] = "by_start_sequence"
+            cfg["opt_start_seq"] = self._last_sseq + 1
+        if len(self.filter_subjects) == 1:
+            cfg["filter_subject"] = self.filter_subjects[0]
+        elif self.filter_subjects:
+            cfg["filter_subjects"] = self.filter_subjects
+        if self.headers_only:
+            cfg["headers_only"] = True
+        return cfg
+
+    async def _create(self, cfg: dict[str, Any]) -> None:
+        self.name = next_nuid()[:16]
+        cfg["name"] = self.name
+        inbox = self._nc.new_inbox()
+        cfg["deliver_subject"] = inbox
+        # Subscribe before creating the consumer so no early message can be missed.
+        self._sub = await self._nc.subscribe(
+            inbox, pending_msgs_limit=self._msgs_limit, pending_bytes_limit=self._bytes_limit
+        )
+        filt = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
+        subject = subj.consumer_create(self._js.prefix, self.stream, self.name, filt)
+        self._expected_cseq = 1
+        try:
+            resp = await self._js.request_json(subject, {"stream_name": self.stream, "config": cfg, "action": "create"})
+        except BaseException:
+            await self._sub.unsubscribe()
+            self._sub = None
+            raise
+        self.info = resp
+        if self.num_pending is None:
+            self.num_pending = int(resp.get("num_pending", 0))
+            if self.num_pending == 0 and not self.caught_up:
+                self.caught_up = True
+
+    async def _drop_current(self, wait_delete: bool) -> None:
+        sub, self._sub = self._sub, None
+        if sub is None:
+            return
+        name = self.name
+        if not self._nc.is_closed:
+            try:
+                await sub.unsubscribe()
+            except NatsError:
+                pass
+            delete = self._delete_quietly(name)
+            if wait_delete:
+                await delete
+            else:
+                asyncio.get_running_loop().create_task(delete)
+
+    async def _delete_quietly(self, name: str) -> None:
+        try:
+            await self._js.request_json(subj.consumer_delete(self._js.prefix, self.stream, name), timeout=2.0)
+        except (NatsError, asyncio.TimeoutError):
+            pass
+
+    async def _reset(self) -> None:
+        """Re-create the consumer from the next expected stream sequence on a new inbox."""
+        self.resets += 1
+        await self._drop_current(wait_delete=False)
+        last_err: Optional[BaseException] = None
+        for _ in range(_MAX_RESET_ATTEMPTS):
+            if self._closed:
+                return
+            try:
+                await self._create(self._config_json(initial=False))
+                return
+            except (JetStreamError, NatsTimeoutError) as err:
+                last_err = err
+                await asyncio.sleep(_RESET_RETRY_WAIT)
+        raise OrderedConsumerError(f"could not re-create ordered consumer on {self.stream}: {last_err}") from last_err
+
+    # Iteration ---------------------------------------------------------------------------------
+    async def __anext__(self) -> JsMsg:
+        if not self._started:
+            await self.start()
+        stall_after = 2 * self.idle_heartbeat
+        while True:
+            if self._closed:
+                raise StopAsyncIteration
+            sub = self._sub
+            if sub is None:
+                await self._reset()
+                continue
+            try:
+                msg: Msg = await sub.next_msg(timeout=stall_after)
+            except NatsTimeoutError:
+                await self._reset()  # no data and no heartbeat for two intervals
+                continue
+            except NatsError:
+                if self._closed:
+                    raise StopAsyncIteration from None
+                await self._reset()
+                continue
+            reply = msg.reply
+            if msg.raw_headers is not None and not msg.data and (not reply or reply.startswith("$JS.FC.")):
+                if await self._control(msg):
+                    continue
+                continue
+            meta = AckMetadata.from_reply(reply)
+            if meta.consumer_seq != self._expected_cseq:
+                await self._reset()
+                continue
+            self._expected_cseq = meta.consumer_seq + 1
+            self._last_sseq = meta.stream_seq
+            self.num_pending = meta.num_pending
+            if meta.num_pending == 0:
+                self.caught_up = True
+            return JsMsg(msg, meta)
+
+    async def _control(self, msg: Msg) -> bool:
+        """Handle a status message (heartbeat, flow control, 409 consumer deleted)."""
+        status = msg.status
+        if status == "100":
+            if msg.reply:  # flow control request: everything before it was handed out
+                await self._nc.publish(msg.reply, b"")
+                return True
+            hdrs = msg.headers
+            if hdrs is not None:
+                stalled = hdrs.get(_HB_STALLED)
+                if stalled:
+                    await self._nc.publish(stalled, b"")
+                last = hdrs.get(_HB_LAST_CONSUMER)
+                if last is not None and last.isdigit() and int(last) != self._expected_cseq - 1:
+                    await self._reset()  # the heartbeat says we missed messages
+            return True
+        if status == "409":  # consumer deleted / leadership change
+            await self._reset()
+        return True
+
+    async def next(self, timeout: Optional[float] = None) -> JsMsg:
+        """The next message, or :class:`NatsTimeoutError` after ``timeout`` seconds."""
+        if timeout is None:
+            return await self.__anext__()
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except asyncio.TimeoutError:
+            raise NatsTimeoutError(f"no message from ordered consumer on {self.stream} within {timeout}s") from None
