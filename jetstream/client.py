@@ -249,6 +249,8 @@ class JetStream:
     ) -> AsyncIterator[StoredMsg]:
         """Up to ``batch`` messages from ``seq`` (server 2.11+), ending at the 204 EOB marker."""
         body: dict[str, Any] = {"batch": batch}
+        if seq is None and not next_by_subj:
+            seq = 1  # the server answers "408 Empty Request" to a body with no start point
         if seq is not None:
             body["seq"] = seq
         if next_by_subj:
@@ -288,6 +290,8 @@ class JetStream:
         name = config.name or config.durable_name
         if name:
             filt = config.filter_subject if not config.filter_subjects else None
+            if filt and any(tok in ("*", ">") for tok in filt.split(".")):
+                filt = None  # the name-only create subject takes any filter in the config
             subject = subj.consumer_create(self.prefix, stream, name, filt)
         else:
             subject = subj.consumer_create_legacy(self.prefix, stream)
@@ -349,6 +353,8 @@ def _status_error(msg: Msg, stream: str) -> APIError:
     status = msg.status
     if status == "404":
         return MessageNotFoundError(404, 10037, f"no message found in {stream}")
+    if status == "503":  # no responders: no such stream, or allow_direct is off
+        return JetStreamNotEnabledError(503, 0, f"direct get not available on {stream} (no responders)")
     return APIError(int(status) if status.isdigit() else 0, 0, f"{msg.description or 'error'} (direct get on {stream})")
 
 

@@ -35,6 +35,10 @@ _RESET_RETRY_WAIT = 0.25
 _MAX_RESET_ATTEMPTS = 40
 
 
+def _has_wildcard(subject: str) -> bool:
+    return any(tok in ("*", ">") for tok in subject.split("."))
+
+
 class OrderedConsumer:
     """``async for msg in js.ordered_consumer("S", filter_subject="x.>")`` yields :class:`JsMsg`.
 
@@ -55,6 +59,7 @@ class OrderedConsumer:
         opt_start_time: Optional[datetime] = None,
         headers_only: bool = False,
         idle_heartbeat: float = 5.0,
+        idle_timeout: Optional[float] = None,
         pending_msgs_limit: int = 512 * 1024,
         pending_bytes_limit: int = 64 * 1024 * 1024,
     ) -> None:
@@ -70,6 +75,8 @@ class OrderedConsumer:
         self.opt_start_time = opt_start_time
         self.headers_only = headers_only
         self.idle_heartbeat = idle_heartbeat
+        self.idle_timeout = idle_timeout
+        self._last_data = 0.0
         self._msgs_limit = pending_msgs_limit
         self._bytes_limit = pending_bytes_limit
         self._sub: Any = None
@@ -149,6 +156,8 @@ class OrderedConsumer:
             inbox, pending_msgs_limit=self._msgs_limit, pending_bytes_limit=self._bytes_limit
         )
         filt = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
+        if filt is not None and _has_wildcard(filt):
+            filt = None  # the name-only create subject takes any filter in the config
         subject = subj.consumer_create(self._js.prefix, self.stream, self.name, filt)
         self._expected_cseq = 1
         try:
@@ -206,6 +215,10 @@ class OrderedConsumer:
         if not self._started:
             await self.start()
         stall_after = 2 * self.idle_heartbeat
+        idle = self.idle_timeout
+        loop = asyncio.get_running_loop()
+        if not self._last_data:
+            self._last_data = loop.time()
         while True:
             if self._closed:
                 raise StopAsyncIteration
@@ -213,9 +226,17 @@ class OrderedConsumer:
             if sub is None:
                 await self._reset()
                 continue
+            wait = stall_after
+            if idle is not None:
+                remaining = self._last_data + idle - loop.time()
+                if remaining <= 0:
+                    raise NatsTimeoutError(f"no data from {self.stream} for {idle}s")
+                wait = min(wait, remaining)
             try:
-                msg: Msg = await sub.next_msg(timeout=stall_after)
+                msg: Msg = await sub.next_msg(timeout=wait)
             except NatsTimeoutError:
+                if idle is not None and loop.time() - self._last_data >= idle:
+                    raise NatsTimeoutError(f"no data from {self.stream} for {idle}s") from None
                 await self._reset()  # no data and no heartbeat for two intervals
                 continue
             except NatsError:
@@ -233,6 +254,7 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             self._expected_cseq = meta.consumer_seq + 1
+            self._last_data = loop.time()
             self._last_sseq = meta.stream_seq
             self.num_pending = meta.num_pending
             if meta.num_pending == 0:

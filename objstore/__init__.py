@@ -1,0 +1,81 @@
+"""``objstore``: the JetStream Object Store (ADR-20), wire-compatible with the official clients
+and API-compatible with nats-py's object store.
+
+``nc = await objstore.connect(url); js = nc.jetstream(); store = await js.create_object_store(bucket="b")``.
+Imports only the public APIs of ``jetstream`` and ``protocol``.
+"""
+
+from .digest import decode_digest, digest_of, encode_digest
+from .errors import (
+    BadBucketError,
+    BadObjectMetaError,
+    BucketExistsError,
+    BucketNotFoundError,
+    ChunkMissingError,
+    DigestMismatchError,
+    LinkIsABucketError,
+    LinkNotAllowedError,
+    ObjectAlreadyExists,
+    ObjectAlreadyExistsError,
+    ObjectDeletedError,
+    ObjectNotFoundError,
+    ObjectStoreError,
+)
+from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .models import (
+    DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    ObjectInfo,
+    ObjectLink,
+    ObjectMeta,
+    ObjectMetaOptions,
+    ObjectStoreConfig,
+    ObjectStoreStatus,
+)
+from .reader import ObjectReader
+from .store import ObjectStore, ObjectWatcher
+from .subjects import VALID_BUCKET_PATTERN as VALID_BUCKET_RE
+
+# Seed constants (nats-py names).
+OBJ_ALL_CHUNKS_PRE_TEMPLATE = "$O.{bucket}.C.>"
+OBJ_ALL_META_PRE_TEMPLATE = "$O.{bucket}.M.>"
+OBJ_STREAM_TEMPLATE = "OBJ_{bucket}"
+
+__all__ = [
+    "BadBucketError",
+    "BadObjectMetaError",
+    "BucketExistsError",
+    "BucketNotFoundError",
+    "ChunkMissingError",
+    "Client",
+    "DEFAULT_CHUNK_SIZE",
+    "DigestMismatchError",
+    "JetStreamContext",
+    "LinkIsABucketError",
+    "LinkNotAllowedError",
+    "MAX_CHUNK_SIZE",
+    "OBJ_ALL_CHUNKS_PRE_TEMPLATE",
+    "OBJ_ALL_META_PRE_TEMPLATE",
+    "OBJ_STREAM_TEMPLATE",
+    "ObjectAlreadyExists",
+    "ObjectAlreadyExistsError",
+    "ObjectDeletedError",
+    "ObjectInfo",
+    "ObjectLink",
+    "ObjectMeta",
+    "ObjectMetaOptions",
+    "ObjectNotFoundError",
+    "ObjectReader",
+    "ObjectStore",
+    "ObjectStoreConfig",
+    "ObjectStoreError",
+    "ObjectStoreStatus",
+    "ObjectWatcher",
+    "VALID_BUCKET_RE",
+    "bind_object_store",
+    "connect",
+    "decode_digest",
+    "digest_of",
+    "encode_digest",
+    "stream_config_for",
+]

@@ -17,7 +17,7 @@ import random
 import ssl
 import time
 from collections import deque
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Sequence, Union
 
 from . import auth
 from .encoder import encode_connect, encode_sub, encode_unsub
@@ -38,7 +38,7 @@ from .errors import (
     TLSError,
     error_from_server_text,
 )
-from .frames import Err, Info, Msg, Ping, Pong
+from .frames import Err, Info, Msg, Ok, Ping, Pong
 from .headers import HeadersInput, encode_headers
 from .nuid import next_nuid
 from .options import ConnectOptions, ServerAddr, ServerPool
@@ -229,8 +229,12 @@ class Connection:
         self._state = ConnectionState.CLOSED
         raise NoServersError("could not connect to any server: " + "; ".join(errors))
 
-    async def _connect_to(self, server: ServerAddr) -> None:
-        """Open a transport to ``server`` and complete the handshake. Raises on failure."""
+    async def _connect_to(self, server: ServerAddr, restore: Sequence[bytes] = ()) -> None:
+        """Open a transport to ``server`` and complete the handshake. Raises on failure.
+
+        ``restore`` (SUB/UNSUB ops of a reconnect) is written between CONNECT and the handshake
+        PING, so once the PONG arrives the server has applied every subscription.
+        """
         opts = self.options
         server.last_attempt = time.monotonic()
         self._pool.current = server
@@ -254,7 +258,7 @@ class Connection:
                 else:
                     await asyncio.wait_for(self._loop.create_connection(lambda: proto, server.host, server.port), timeout)
             except ssl.SSLError as err:
-                raise TLSError(f"TLS handshake with {server.url} failed: {err.reason or err}") from err
+                raise _tls_error(server, err) from err
             self._transport = proto.transport
             info = await self._next_handshake_frame(timeout)
             if not isinstance(info, Info):
@@ -272,23 +276,30 @@ class Connection:
                             timeout,
                         )
                     except ssl.SSLError as err:
-                        raise TLSError(f"TLS handshake with {server.url} failed: {err.reason or err}") from err
+                        raise _tls_error(server, err) from err
                     proto.transport = new_transport  # type: ignore[assignment]
                     self._transport = new_transport  # type: ignore[assignment]
             connect = self._connect_json(server, info.data)
             assert self._transport is not None
-            self._transport.writelines([encode_connect(connect), PING])
+            self._transport.writelines([encode_connect(connect), *restore, PING])
+            # Frames that are not part of the handshake (messages for restored subscriptions,
+            # a permission error for one of them) are kept, in order, and dispatched after it.
+            leftover: list = []
             while True:
                 frame = await self._next_handshake_frame(timeout)
                 if isinstance(frame, Pong):
                     break
                 if isinstance(frame, Err):
-                    raise error_from_server_text(frame.text)
-                if isinstance(frame, Info):
+                    err = error_from_server_text(frame.text)
+                    if not isinstance(err, PermissionViolationError):
+                        raise err
+                    leftover.append(frame)
+                elif isinstance(frame, Info):
                     self._apply_info(frame.data)
                 elif isinstance(frame, Ping):
                     self._transport.write(PONG)
-            leftover = []
+                elif not isinstance(frame, Ok):
+                    leftover.append(frame)
             while not self._handshake.empty():
                 frame = self._handshake.get_nowait()
                 if isinstance(frame, BaseException):
@@ -304,10 +315,15 @@ class Connection:
         server.did_connect = True
         server.reconnects = 0
         self._pings_out = 0
-        self._pongs.clear()
+        # self._pongs may hold flush() waiters queued while reconnecting: their PINGs are in
+        # self._out and will be answered after it is flushed.
         self._schedule_ping()
         if leftover:
             self._loop.call_soon(self._dispatch, leftover)
+        if proto.lost.done():
+            # The server closed right after the PONG (connection_lost was ignored during the
+            # handshake): handle it once the caller has marked the connection as connected.
+            self._loop.call_soon(self._on_connection_lost, proto, proto.lost.result())
 
     def _ssl_context(self) -> ssl.SSLContext:
         try:
@@ -330,6 +346,9 @@ class Connection:
         getter.cancel()
         if lost in done:
             exc = lost.result()
+            if isinstance(exc, ssl.SSLError) and self._pool.current is not None:
+                # TLS 1.3: a rejected client certificate shows up after our side finished.
+                raise _tls_error(self._pool.current, exc) from exc
             raise ConnectError(f"connection closed during handshake{': ' + _describe(exc) if exc else ''}")
         raise NatsTimeoutError(f"handshake timed out after {timeout}s")
 
@@ -429,7 +448,13 @@ class Connection:
         # Everything else (auth expiry, stale connection, parse errors...) is followed by the
         # server closing the connection: treat it as lost now (reconnect if allowed).
         self._report_error(err)
-        self._connection_broken(err)
+        retry = True
+        server = self._pool.current
+        if isinstance(err, AuthorizationError) and server is not None:
+            # The same auth error twice in a row from one server: give up (nats.go lastErr).
+            retry = server.last_auth_error != err.text
+            server.last_auth_error = err.text
+        self._connection_broken(err, reconnect=retry)
 
     def _route_permission_error(self, err: PermissionViolationError) -> None:
         """Fail the operation that caused a permission violation; the connection stays open."""
@@ -764,7 +789,7 @@ class Connection:
             return
         self._connection_broken(exc or ConnectionClosedError("server closed the connection"))
 
-    def _connection_broken(self, err: BaseException) -> None:
+    def _connection_broken(self, err: BaseException, reconnect: bool = True) -> None:
         """The current transport is unusable: reconnect if allowed, else close."""
         if self._state in (ConnectionState.CLOSED, ConnectionState.RECONNECTING):
             return
@@ -777,10 +802,15 @@ class Connection:
             self._ping_timer = None
         lost = ConnectionClosedError(f"connection lost: {_describe(err)}")
         self._fail_pongs(lost)
+        if self._out:
+            # PINGs still queued belong to the waiters just failed: never send them later, or
+            # their PONGs would complete flush() calls made while reconnecting too early.
+            self._out = [p for p in self._out if p is not PING]
+            self._out_bytes = sum(len(p) for p in self._out)
         self._fail_requests(lost)
         self._release_writers()
         self._emit("disconnected", err)
-        if self.options.allow_reconnect and self._state is ConnectionState.CONNECTED:
+        if reconnect and self.options.allow_reconnect and self._state is ConnectionState.CONNECTED:
             self._state = ConnectionState.RECONNECTING
             self._reconnect_task = self._loop.create_task(self._reconnect())
         else:
@@ -801,7 +831,6 @@ class Connection:
 
     async def _reconnect(self) -> None:
         opts = self.options
-        last_auth_error: Optional[str] = None
         while self._state is ConnectionState.RECONNECTING:
             candidates = [
                 s
@@ -823,13 +852,13 @@ class Connection:
                     return
                 server.reconnects += 1
                 try:
-                    await self._connect_to(server)
+                    await self._connect_to(server, self._restore_ops())
                 except AuthorizationError as err:
                     self._report_error(err)
-                    if last_auth_error == err.text:
+                    if server.last_auth_error == err.text:
                         await self._finish_close(err)
                         return
-                    last_auth_error = err.text
+                    server.last_auth_error = err.text
                     continue
                 except (OSError, asyncio.TimeoutError, NatsError) as err:
                     self.last_error = err
@@ -837,21 +866,26 @@ class Connection:
                 self._after_reconnect()
                 return
 
-    def _after_reconnect(self) -> None:
-        """Restore subscriptions, then flush what was buffered while disconnected."""
-        assert self._transport is not None
+    def _restore_ops(self) -> list[bytes]:
+        """SUB (and ``UNSUB sid remaining`` for auto-unsubscribing ones) for every live
+        subscription; exhausted ones are ended instead."""
         restore: list[bytes] = []
         for sub in list(self._subs.values()):
-            restore.append(encode_sub(sub.subject, sub.sid, sub.queue))
             if sub.max_msgs:
                 remaining = sub.max_msgs - sub.delivered
                 if remaining <= 0:
                     self._subs.pop(sub.sid, None)
                     sub._finish()
-                    restore.pop()
                     continue
+                restore.append(encode_sub(sub.subject, sub.sid, sub.queue))
                 restore.append(encode_unsub(sub.sid, remaining))
-        self._transport.writelines(restore)
+            else:
+                restore.append(encode_sub(sub.subject, sub.sid, sub.queue))
+        return restore
+
+    def _after_reconnect(self) -> None:
+        """Subscriptions were restored in the handshake: flush what was buffered meanwhile."""
+        assert self._transport is not None
         self._state = ConnectionState.CONNECTED
         self.reconnects += 1
         self._flush_out()
@@ -978,6 +1012,22 @@ class _EventStream:
             self._conn._listeners.remove(self._queue)
 
 
+def _tls_error(server: ServerAddr, err: ssl.SSLError) -> TLSError:
+    """A TLSError naming the server and why: the verification message (unknown CA, hostname
+    mismatch) or the alert the server sent (certificate required, unknown CA)."""
+    if isinstance(err, ssl.SSLCertVerificationError):
+        why = f"certificate verification failed: {err.verify_message or err.reason}"
+    elif err.reason:
+        why = err.reason.replace("_", " ").lower()
+        if "alert" in why:
+            why = f"the server refused the handshake ({why})"
+        elif err.reason == "WRONG_VERSION_NUMBER":
+            why = f"the server did not answer with TLS ({why}; a TLS-first client needs handshake_first on the server)"
+    else:
+        why = str(err)
+    return TLSError(f"TLS handshake with {server.url} failed: {why}")
+
+
 def _describe(err: Optional[BaseException]) -> str:
     if err is None:
         return "unknown"
@@ -992,11 +1042,13 @@ async def connect(servers: Union[str, list[str], None] = None, **kwargs: Any) ->
     credentials in the URL allowed). Keyword arguments are the fields of
     :class:`ConnectOptions` (``name``, ``user``, ``password``, ``token``, ``nkey_seed``,
     ``creds``, ``tls``, ``tls_ca``, ``tls_cert``, ``tls_key``, ...). ``options=`` passes a
-    complete :class:`ConnectOptions` instead.
+    complete :class:`ConnectOptions` instead; ``connection_class=`` a :class:`Connection`
+    subclass to instantiate (how ``objstore.connect`` adds ``.jetstream()``).
 
     Raises :class:`NoServersError`, :class:`AuthorizationError`, :class:`TLSError`.
     """
     options: Optional[ConnectOptions] = kwargs.pop("options", None)
+    connection_class: type = kwargs.pop("connection_class", Connection)
     if servers is None:
         servers = kwargs.pop("servers", None)
     if isinstance(servers, str):
@@ -1007,6 +1059,8 @@ async def connect(servers: Union[str, list[str], None] = None, **kwargs: Any) ->
         options = options.replace(**kwargs)
     if servers:
         options = options.replace(servers=list(servers))
-    conn = Connection(options)
+    # Fail before any network I/O when nkey/creds auth cannot work (missing extra, bad file).
+    auth.check_auth_options(nkey_seed=options.nkey_seed, creds=options.creds)
+    conn = connection_class(options)
     await conn._connect_initial()
     return conn

@@ -1,0 +1,133 @@
+"""``ObjectReader``: an object's chunks as an async iterator, verified at the end.
+
+Small objects (one chunk) are read with a direct get; larger ones through an ordered consumer
+on the object's chunk subject, whose flow control keeps the in-flight window small whatever the
+object size. Size, chunk count and SHA-256 are checked when the last chunk arrives:
+:class:`DigestMismatchError` (or :class:`ChunkMissingError`) instead of corrupt data, and an
+idle timeout that restarts on every chunk instead of a hang on a missing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any, Optional
+
+from jetstream import JetStreamError, MessageNotFoundError, OrderedConsumer
+from protocol import NatsTimeoutError
+
+from .digest import decode_digest
+from .errors import ChunkMissingError, DigestMismatchError
+from .models import ObjectInfo
+from .subjects import chunk_subject
+
+if TYPE_CHECKING:
+    from .store import ObjectStore
+
+__all__ = ["ObjectReader"]
+
+DEFAULT_IDLE_TIMEOUT = 30.0
+
+
+class ObjectReader:
+    """``async with store.reader(name) as r: async for chunk in r: ...`` (bytes chunks).
+
+    ``info`` is the object's :class:`ObjectInfo`. Iteration raises :class:`DigestMismatchError`
+    after the last chunk if the data does not match, and :class:`protocol.NatsTimeoutError` when
+    no chunk arrives for ``idle_timeout`` seconds.
+    """
+
+    def __init__(self, store: "ObjectStore", info: ObjectInfo, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT) -> None:
+        self._store = store
+        self.info = info
+        self.idle_timeout = idle_timeout
+        self._sha = hashlib.sha256()
+        self.bytes_read = 0
+        self.chunks_read = 0
+        self._oc: Optional[OrderedConsumer] = None
+        self._done = info.chunks == 0 and info.size == 0
+        self._verified = False
+        if self._done:
+            self._verify()
+
+    async def __aenter__(self) -> "ObjectReader":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        oc, self._oc = self._oc, None
+        if oc is not None:
+            await oc.close()
+
+    def __aiter__(self) -> "ObjectReader":
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            await self.close()
+            raise StopAsyncIteration
+        info = self.info
+        if info.chunks == 1 and self.chunks_read == 0 and self._oc is None:
+            chunk = await self._direct_single()
+            if chunk is not None:
+                return self._take(chunk, last=True)
+        oc = self._oc
+        if oc is None:
+            oc = self._oc = OrderedConsumer(
+                self._store._js,
+                self._store.stream,
+                filter_subject=chunk_subject(self._store.bucket, info.nuid),
+                idle_timeout=self.idle_timeout,
+            )
+            await oc.start()
+            if oc.num_pending == 0:
+                await self.close()
+                raise ChunkMissingError(f"object {info.name!r}: no chunks stored (expired or purged)")
+        try:
+            msg = await oc.__anext__()
+        except NatsTimeoutError:
+            await self.close()
+            raise
+        last = msg.metadata.num_pending == 0 or self.chunks_read + 1 >= info.chunks
+        return self._take(msg.data, last=last)
+
+    async def _direct_single(self) -> Optional[bytes]:
+        store = self._store
+        try:
+            stored = await store._js.direct_get(store.stream, last_by_subj=chunk_subject(store.bucket, self.info.nuid))
+        except MessageNotFoundError:
+            if store.replicas > 1:
+                return None  # a replica may lag: let the consumer path (leader) decide
+            raise ChunkMissingError(f"object {self.info.name!r}: its chunk is gone (expired or purged)") from None
+        except JetStreamError:
+            return None
+        return stored.data
+
+    def _take(self, chunk: bytes, last: bool) -> bytes:
+        self._sha.update(chunk)
+        self.bytes_read += len(chunk)
+        self.chunks_read += 1
+        if self.bytes_read > self.info.size:
+            self._done = True
+            raise DigestMismatchError(f"object {self.info.name!r}: more data than its size {self.info.size}")
+        if last:
+            self._done = True
+            self._verify()
+        return chunk
+
+    def _verify(self) -> None:
+        info = self.info
+        if self.chunks_read != info.chunks or self.bytes_read != info.size:
+            cls = ChunkMissingError if self.chunks_read < info.chunks else DigestMismatchError
+            raise cls(
+                f"object {info.name!r}: read {self.bytes_read} bytes in {self.chunks_read} chunks, "
+                f"expected {info.size} bytes in {info.chunks} chunks"
+            )
+        if info.digest and self._sha.digest() != decode_digest(info.digest):
+            raise DigestMismatchError(f"object {info.name!r}: received data does not match its SHA-256 digest")
+        self._verified = True
+
+    @property
+    def verified(self) -> bool:
+        return self._verified

@@ -1,0 +1,525 @@
+"""``ObjectStore``: put, get, get_info, delete, list, watch, status, seal, update_meta, links.
+
+Composed from ``writer`` (chunking), ``reader`` (verified chunk reads) and ``jetstream``
+(Publisher, ordered consumer, direct get, purge). JetStream errors are translated into
+object-store errors with ``raise ... from``. Puts never lose data: chunks go to a fresh nuid,
+the meta (with ``Nats-Rollup: sub``) replaces the previous version only after every chunk is
+acknowledged, and any failure purges the partial chunks and leaves the old version readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterator, Callable, Optional
+
+from jetstream import (
+    JetStream,
+    JetStreamError,
+    MessageNotFoundError,
+    OrderedConsumer,
+    StreamInfo,
+    StreamNotFoundError,
+)
+from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
+from protocol import Headers, NatsError, next_nuid
+
+from .digest import encode_digest
+from .errors import (
+    BadObjectMetaError,
+    BucketNotFoundError,
+    LinkIsABucketError,
+    LinkNotAllowedError,
+    ObjectAlreadyExists,
+    ObjectDeletedError,
+    ObjectNotFoundError,
+)
+from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus
+from .reader import DEFAULT_IDLE_TIMEOUT, ObjectReader
+from .subjects import all_meta, chunk_subject, meta_subject, stream_name, validate_object_name
+from .writer import Source, iter_chunks
+
+__all__ = ["ObjectStore", "ObjectWatcher"]
+
+_ROLLUP = Headers({HDR_ROLLUP: ROLLUP_SUBJECT})
+Progress = Callable[[int, Optional[int]], Any]
+
+
+class ObjectStore:
+    """One bucket. Get it from ``js.object_store(bucket)`` or ``js.create_object_store(...)``."""
+
+    def __init__(self, js: JetStream, bucket: str, info: StreamInfo) -> None:
+        self._js = js
+        self._nc = js.connection
+        self.bucket = bucket
+        self.name = bucket
+        self.stream = stream_name(bucket)
+        self.stream_info = info
+        cfg = info.config
+        self.replicas = cfg.num_replicas or 1
+        self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
+
+    def __repr__(self) -> str:
+        return f"<ObjectStore bucket={self.bucket!r}>"
+
+    # Reading meta --------------------------------------------------------------------------------
+    async def get_info(self, name: str, show_deleted: bool = False) -> ObjectInfo:
+        """The object's info. Raises ObjectNotFoundError, ObjectDeletedError (a subclass, when it
+        was deleted and ``show_deleted`` is false), BadObjectMetaError, BucketNotFoundError."""
+        validate_object_name(name)
+        subject = meta_subject(self.bucket, name)
+        try:
+            if self.replicas == 1:
+                stored = await self._js.direct_get(self.stream, last_by_subj=subject)
+            else:  # read-after-write consistent on replicated buckets
+                stored = await self._js.get_msg(self.stream, last_by_subj=subject)
+        except MessageNotFoundError:
+            raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket!r}") from None
+        except StreamNotFoundError as err:
+            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
+        info = _parse_meta(stored.data)
+        info.mtime = stored.time or info.mtime
+        if info.deleted and not show_deleted:
+            raise ObjectDeletedError(f"object {name!r} was deleted")
+        return info
+
+    async def _maybe_info(self, name: str) -> Optional[ObjectInfo]:
+        try:
+            return await self.get_info(name, show_deleted=True)
+        except ObjectNotFoundError:
+            return None
+
+    # Put -------------------------------------------------------------------------------------
+    async def put(
+        self,
+        name: str,
+        data: Source = b"",
+        description: Optional[str] = None,
+        filename: Optional[str] = None,
+        headers: Any = None,
+        *,
+        metadata: Optional[dict[str, str]] = None,
+        chunk_size: Optional[int] = None,
+        meta: Optional[ObjectMeta] = None,
+        progress: Optional[Progress] = None,
+        size_hint: Optional[int] = None,
+    ) -> ObjectInfo:
+        """Store ``data`` under ``name`` (replacing any previous version) and return its info.
+
+        ``data``: bytes, bytearray, memoryview, str, a binary file object or an (async) iterable
+        of bytes. ``meta`` (an ObjectMeta) may carry name/description/headers/metadata/options
+        instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
+        the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
+        JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
+        """
+        if meta is not None:
+            name = meta.name or name
+            description = meta.description if meta.description is not None else description
+            headers = meta.headers if meta.headers is not None else headers
+            metadata = meta.metadata if meta.metadata is not None else metadata
+            if meta.options is not None:
+                if meta.options.link is not None:
+                    raise LinkNotAllowedError("a link cannot be set when putting an object; use add_link")
+                chunk_size = chunk_size or meta.options.effective_chunk_size
+        validate_object_name(name)
+        if filename:
+            headers = Headers(headers) if headers else Headers()
+            headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
+        requested = chunk_size or DEFAULT_CHUNK_SIZE
+        cs = min(requested, self._nc.max_payload, self._max_msg_size or requested)
+        if cs < 1:
+            raise BadObjectMetaError("chunk size must be positive")
+        existing = await self._maybe_info(name)
+        nuid = next_nuid()
+        subject = chunk_subject(self.bucket, nuid)
+        sha = hashlib.sha256()
+        size = chunks = 0
+        total = size_hint if size_hint is not None else _len_of(data)
+        info = ObjectInfo(
+            name=name,
+            bucket=self.bucket,
+            nuid=nuid,
+            description=description or None,
+            headers=Headers(headers) if headers else None,
+            metadata=dict(metadata) if metadata else None,
+            options=ObjectMetaOptions(max_chunk_size=cs),
+        )
+        try:
+            async with self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024)) as pub:
+                reported = 0
+                async for chunk in iter_chunks(data, cs):
+                    sha.update(chunk)
+                    size += len(chunk)
+                    chunks += 1
+                    await pub.publish(subject, chunk)
+                    if progress is not None and pub.acked_bytes != reported:
+                        reported = pub.acked_bytes
+                        progress(reported, total)
+            info.size, info.chunks = size, chunks
+            info.digest = encode_digest(sha.digest())
+            info.mtime = datetime.now(timezone.utc)
+            await self._publish_meta(info)
+        except BaseException:
+            await asyncio.shield(self._purge_quietly(subject))
+            raise
+        if progress is not None:
+            progress(size, total)
+        if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
+            await self._purge_quietly(chunk_subject(self.bucket, existing.nuid))
+        return info
+
+    async def _publish_meta(self, info: ObjectInfo) -> None:
+        payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
+        await self._js.publish(meta_subject(self.bucket, info.name), payload, headers=_ROLLUP)
+
+    async def _purge_quietly(self, subject: str) -> None:
+        try:
+            await self._js.purge_stream(self.stream, subject=subject)
+        except (NatsError, asyncio.TimeoutError):
+            pass
+
+    # Get -------------------------------------------------------------------------------------
+    async def _resolve(self, name: str, show_deleted: bool = False) -> tuple["ObjectStore", ObjectInfo]:
+        info = await self.get_info(name, show_deleted=show_deleted)
+        link = info.link
+        if link is None:
+            if not info.nuid and not info.deleted:
+                raise BadObjectMetaError(f"object {name!r} has no nuid")
+            return self, info
+        if not link.name:
+            raise LinkIsABucketError(f"object {name!r} is a link to bucket {link.bucket!r}")
+        store = self if link.bucket == self.bucket else await _bind(self._js, link.bucket)
+        target = await store.get_info(link.name)
+        if target.is_link():
+            raise BadObjectMetaError(f"link {name!r} points to another link")
+        return store, target
+
+    async def reader(self, name: str, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT, show_deleted: bool = False) -> ObjectReader:
+        """A verified async iterator over the object's chunks (links followed)."""
+        store, info = await self._resolve(name, show_deleted)
+        return ObjectReader(store, info, idle_timeout=idle_timeout)
+
+    async def get(
+        self,
+        name: str,
+        writeinto: Any = None,
+        show_deleted: bool = False,
+        *,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        progress: Optional[Progress] = None,
+    ) -> bytes:
+        """The object's bytes, verified; or, with ``writeinto`` (a binary file object), streamed
+        into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
+        ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError."""
+        reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
+        info = reader.info
+        async with reader:
+            if writeinto is not None:
+                loop = asyncio.get_running_loop()
+                async for chunk in reader:
+                    await loop.run_in_executor(None, writeinto.write, chunk)
+                    if progress is not None:
+                        progress(reader.bytes_read, info.size)
+                return b""
+            buf = bytearray(info.size)
+            view = memoryview(buf)
+            pos = 0
+            try:
+                async for chunk in reader:
+                    end = pos + len(chunk)
+                    view[pos:end] = chunk
+                    pos = end
+                    if progress is not None:
+                        progress(pos, info.size)
+            finally:
+                view.release()
+            return bytes(buf)
+
+    async def stream(self, name: str, **kwargs: Any) -> AsyncIterator[bytes]:
+        """``async for chunk in store.stream(name)``: verified chunks with bounded memory."""
+        reader = await self.reader(name, **kwargs)
+        async with reader:
+            async for chunk in reader:
+                yield chunk
+
+    # Delete ----------------------------------------------------------------------------------
+    async def delete(self, name: str) -> bool:
+        """Write a delete marker and purge the chunks. Raises ObjectNotFoundError."""
+        info = await self.get_info(name, show_deleted=True)
+        if not info.nuid and not info.is_link():
+            raise BadObjectMetaError(f"object {name!r} has no nuid")
+        old_nuid = info.nuid
+        info.deleted = True
+        info.size = info.chunks = 0
+        info.digest = ""
+        info.mtime = datetime.now(timezone.utc)
+        await self._publish_meta(info)
+        if old_nuid:
+            await self._js.purge_stream(self.stream, subject=chunk_subject(self.bucket, old_nuid))
+        return True
+
+    # Meta updates and links --------------------------------------------------------------------
+    async def update_meta(self, name: str, meta: ObjectMeta) -> ObjectInfo:
+        """Change name (rename), description, headers or metadata; fields left ``None`` keep their
+        value. With ``meta.options.link`` on a name that does not exist, creates that link (the
+        seed's example). Raises ObjectNotFoundError, ObjectDeletedError, ObjectAlreadyExists."""
+        validate_object_name(name)
+        try:
+            info = await self.get_info(name)
+        except ObjectNotFoundError:
+            link = meta.options.link if meta.options is not None else None
+            if link is None or await self._maybe_live(name):
+                raise
+            return await self._link_from_meta(name, meta, link)
+        new_name = meta.name or name
+        if new_name != name:
+            existing = await self._maybe_info(new_name)
+            if existing is not None and not existing.deleted:
+                raise ObjectAlreadyExists(f"an object named {new_name!r} already exists")
+        info.name = new_name
+        if meta.description is not None:
+            info.description = meta.description or None
+        if meta.headers is not None:
+            info.headers = Headers(meta.headers) if meta.headers else None
+        if meta.metadata is not None:
+            info.metadata = dict(meta.metadata) or None
+        if meta.options is not None and meta.options.link is not None and info.is_link():
+            info.options = ObjectMetaOptions(link=meta.options.link, max_chunk_size=info.chunk_size)
+        info.mtime = datetime.now(timezone.utc)
+        await self._publish_meta(info)
+        if new_name != name:
+            await self._js.purge_stream(self.stream, subject=meta_subject(self.bucket, name))
+        return info
+
+    async def _maybe_live(self, name: str) -> bool:
+        info = await self._maybe_info(name)
+        return info is not None and not info.deleted
+
+    async def _link_from_meta(self, name: str, meta: ObjectMeta, link: ObjectLink) -> ObjectInfo:
+        if not link.name:
+            other = await _bind(self._js, link.bucket)
+            info = await self.add_bucket_link(name, other)
+        else:
+            store = self if link.bucket == self.bucket else await _bind(self._js, link.bucket)
+            info = await self.add_link(name, await store.get_info(link.name))
+        if meta.description or meta.headers or meta.metadata:
+            info.description = meta.description or None
+            info.headers = Headers(meta.headers) if meta.headers else None
+            info.metadata = dict(meta.metadata) if meta.metadata else None
+            await self._publish_meta(info)
+        return info
+
+    async def _check_link_name(self, name: str) -> None:
+        existing = await self._maybe_info(name)
+        if existing is not None and not existing.is_link() and not existing.deleted:
+            raise ObjectAlreadyExists(f"an object named {name!r} already exists and is not a link")
+
+    async def add_link(self, name: str, obj: ObjectInfo) -> ObjectInfo:
+        """Make ``name`` a link to the object ``obj`` (in any bucket). Links to links and to
+        deleted objects are refused (LinkNotAllowedError)."""
+        validate_object_name(name)
+        if obj is None or not obj.name:
+            raise BadObjectMetaError("a link needs a target object")
+        if obj.deleted:
+            raise LinkNotAllowedError("not allowed to link to a deleted object")
+        if obj.is_link():
+            raise LinkNotAllowedError("not allowed to link to another link")
+        await self._check_link_name(name)
+        info = ObjectInfo(
+            name=name,
+            bucket=self.bucket,
+            nuid=next_nuid(),
+            options=ObjectMetaOptions(link=ObjectLink(bucket=obj.bucket or self.bucket, name=obj.name)),
+            mtime=datetime.now(timezone.utc),
+        )
+        await self._publish_meta(info)
+        return info
+
+    async def add_bucket_link(self, name: str, bucket: "ObjectStore") -> ObjectInfo:
+        """Make ``name`` a link to a whole bucket."""
+        validate_object_name(name)
+        if bucket is None or not getattr(bucket, "bucket", None):
+            raise BadObjectMetaError("a bucket link needs a target bucket")
+        await self._check_link_name(name)
+        info = ObjectInfo(
+            name=name,
+            bucket=self.bucket,
+            nuid=next_nuid(),
+            options=ObjectMetaOptions(link=ObjectLink(bucket=bucket.bucket)),
+            mtime=datetime.now(timezone.utc),
+        )
+        await self._publish_meta(info)
+        return info
+
+    # Listing and watching ----------------------------------------------------------------------
+    def watch(
+        self,
+        *,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        updates_only: bool = False,
+        meta_only: bool = False,
+    ) -> "ObjectWatcher":
+        """Latest info per object, then every update (``async for info in store.watch()``)."""
+        return ObjectWatcher(self, include_history=include_history, ignore_deletes=ignore_deletes, updates_only=updates_only)
+
+    async def list(self, ignore_deletes: bool = True, *, show_deleted: bool = False) -> list[ObjectInfo]:
+        """Every object's latest info; deleted objects hidden unless ``show_deleted``. ``[]`` when empty."""
+        hide = ignore_deletes and not show_deleted
+        out: list[ObjectInfo] = []
+        async with ObjectWatcher(self, ignore_deletes=hide) as w:
+            async for info in w.initial():
+                out.append(info)
+        return out
+
+    # Bucket ----------------------------------------------------------------------------------
+    async def status(self) -> ObjectStoreStatus:
+        try:
+            si = await self._js.stream_info(self.stream)
+        except StreamNotFoundError as err:
+            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
+        self.stream_info = si
+        cfg = si.config
+        count = len(await self.list())
+        return ObjectStoreStatus(
+            bucket=self.bucket,
+            description=cfg.description,
+            ttl=timedelta(seconds=cfg.max_age) if cfg.max_age else None,
+            storage=_enum_value(cfg.storage) or "file",
+            replicas=cfg.num_replicas or 1,
+            sealed=bool(cfg.sealed),
+            size=si.state.bytes,
+            count=count,
+            metadata=dict(cfg.metadata) if cfg.metadata else None,
+            compression=_enum_value(cfg.compression) not in (None, "", "none"),
+            stream_info=si,
+        )
+
+    async def seal(self) -> bool:
+        """Make the bucket read-only (one-way)."""
+        try:
+            si = await self._js.stream_info(self.stream)
+        except StreamNotFoundError as err:
+            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
+        cfg = si.config
+        cfg.sealed = True
+        updated = await self._js.update_stream(cfg)
+        self.stream_info = updated
+        return bool(updated.config.sealed)
+
+
+class ObjectWatcher:
+    """Async iterator of :class:`ObjectInfo` over the bucket's meta subjects.
+
+    ``initial()`` yields the current entries and stops at the end of the backlog; iterating the
+    watcher itself goes on with updates. ``updates(timeout)`` is the nats-py style call: it
+    returns ``None`` once when the initial entries are done (never in ``updates_only`` mode).
+    """
+
+    def __init__(self, store: ObjectStore, *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
+        self._store = store
+        self.ignore_deletes = ignore_deletes
+        self.updates_only = updates_only
+        policy = "new" if updates_only else ("all" if include_history else "last_per_subject")
+        self._oc = OrderedConsumer(store._js, store.stream, filter_subject=all_meta(store.bucket), deliver_policy=policy)
+        self.init_done = updates_only
+        self._marker_sent = updates_only
+        self._started = False
+
+    async def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            await self._oc.start()
+            if self._oc.num_pending == 0 and not self.updates_only:
+                self.init_done = True
+
+    async def __aenter__(self) -> "ObjectWatcher":
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        await self._oc.close()
+
+    def __aiter__(self) -> "ObjectWatcher":
+        return self
+
+    async def __anext__(self) -> ObjectInfo:
+        await self._start()
+        while True:
+            msg = await self._oc.__anext__()
+            if msg.metadata.num_pending == 0:
+                self.init_done = True
+            try:
+                info = _parse_meta(msg.data)
+            except BadObjectMetaError:
+                continue
+            info.mtime = msg.metadata.timestamp
+            if self.ignore_deletes and info.deleted:
+                continue
+            return info
+
+    async def initial(self) -> AsyncIterator[ObjectInfo]:
+        """The entries present when the watch started, then stop."""
+        await self._start()
+        while not self.init_done:
+            msg = await self._oc.__anext__()
+            if msg.metadata.num_pending == 0:
+                self.init_done = True
+            try:
+                info = _parse_meta(msg.data)
+            except BadObjectMetaError:
+                continue
+            info.mtime = msg.metadata.timestamp
+            if self.ignore_deletes and info.deleted:
+                continue
+            yield info
+
+    async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
+        """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
+        await self._start()
+        if self.init_done and not self._marker_sent:
+            self._marker_sent = True
+            return None
+        if timeout is None:
+            return await self.__anext__()
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except asyncio.TimeoutError:
+            from protocol import NatsTimeoutError
+
+            raise NatsTimeoutError(f"no object update within {timeout}s") from None
+
+
+def _parse_meta(data: bytes) -> ObjectInfo:
+    try:
+        obj = json.loads(data)
+    except ValueError as err:
+        raise BadObjectMetaError(f"object meta is not valid JSON: {err}") from err
+    return ObjectInfo.from_json(obj)
+
+
+def _len_of(data: Any) -> Optional[int]:
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, memoryview):
+        return data.nbytes
+    if isinstance(data, str):
+        return None
+    return None
+
+
+def _enum_value(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    return getattr(value, "value", value)
+
+
+async def _bind(js: JetStream, bucket: str) -> ObjectStore:
+    from .manager import bind_object_store
+
+    return await bind_object_store(js, bucket)
