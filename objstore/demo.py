@@ -31,7 +31,7 @@ async def main() -> int:
         async with await connect(url, name="objstore-demo") as nc:
             js = nc.jetstream()
             store = await js.create_object_store(bucket="demo", description="objstore demo bucket")
-            print(f"bucket 'demo' ready (stream {store.stream})")
+            print(f"bucket 'demo' ready (stream {store.stream_name})")
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "demo-file.bin")
                 with open(path, "wb") as f:

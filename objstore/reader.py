@@ -76,7 +76,7 @@ class ObjectReader:
         if oc is None:
             oc = self._oc = OrderedConsumer(
                 self._store._js,
-                self._store.stream,
+                self._store.stream_name,
                 filter_subject=chunk_subject(self._store.bucket, info.nuid),
                 idle_timeout=self.idle_timeout,
             )
@@ -95,7 +95,7 @@ class ObjectReader:
     async def _direct_single(self) -> Optional[bytes]:
         store = self._store
         try:
-            stored = await store._js.direct_get(store.stream, last_by_subj=chunk_subject(store.bucket, self.info.nuid))
+            stored = await store._js.direct_get(store.stream_name, last_by_subj=chunk_subject(store.bucket, self.info.nuid))
         except MessageNotFoundError:
             if store.replicas > 1:
                 return None  # a replica may lag: let the consumer path (leader) decide

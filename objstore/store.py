@@ -55,7 +55,7 @@ class ObjectStore:
         self._nc = js.connection
         self.bucket = bucket
         self.name = bucket
-        self.stream = stream_name(bucket)
+        self.stream_name = stream_name(bucket)
         self.stream_info = info
         cfg = info.config
         self.replicas = cfg.num_replicas or 1
@@ -72,9 +72,9 @@ class ObjectStore:
         subject = meta_subject(self.bucket, name)
         try:
             if self.replicas == 1:
-                stored = await self._js.direct_get(self.stream, last_by_subj=subject)
+                stored = await self._js.direct_get(self.stream_name, last_by_subj=subject)
             else:  # read-after-write consistent on replicated buckets
-                stored = await self._js.get_msg(self.stream, last_by_subj=subject)
+                stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
         except MessageNotFoundError:
             raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket!r}") from None
         except StreamNotFoundError as err:
@@ -176,7 +176,7 @@ class ObjectStore:
 
     async def _purge_quietly(self, subject: str) -> None:
         try:
-            await self._js.purge_stream(self.stream, subject=subject)
+            await self._js.purge_stream(self.stream_name, subject=subject)
         except (NatsError, asyncio.TimeoutError):
             pass
 
@@ -257,7 +257,7 @@ class ObjectStore:
         info.mtime = datetime.now(timezone.utc)
         await self._publish_meta(info)
         if old_nuid:
-            await self._js.purge_stream(self.stream, subject=chunk_subject(self.bucket, old_nuid))
+            await self._js.purge_stream(self.stream_name, subject=chunk_subject(self.bucket, old_nuid))
         return True
 
     # Meta updates and links --------------------------------------------------------------------
@@ -290,7 +290,7 @@ class ObjectStore:
         info.mtime = datetime.now(timezone.utc)
         await self._publish_meta(info)
         if new_name != name:
-            await self._js.purge_stream(self.stream, subject=meta_subject(self.bucket, name))
+            await self._js.purge_stream(self.stream_name, subject=meta_subject(self.bucket, name))
         return info
 
     async def _maybe_live(self, name: str) -> bool:
@@ -377,7 +377,7 @@ class ObjectStore:
     # Bucket ----------------------------------------------------------------------------------
     async def status(self) -> ObjectStoreStatus:
         try:
-            si = await self._js.stream_info(self.stream)
+            si = await self._js.stream_info(self.stream_name)
         except StreamNotFoundError as err:
             raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
         self.stream_info = si
@@ -400,7 +400,7 @@ class ObjectStore:
     async def seal(self) -> bool:
         """Make the bucket read-only (one-way)."""
         try:
-            si = await self._js.stream_info(self.stream)
+            si = await self._js.stream_info(self.stream_name)
         except StreamNotFoundError as err:
             raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
         cfg = si.config
@@ -423,7 +423,7 @@ class ObjectWatcher:
         self.ignore_deletes = ignore_deletes
         self.updates_only = updates_only
         policy = "new" if updates_only else ("all" if include_history else "last_per_subject")
-        self._oc = OrderedConsumer(store._js, store.stream, filter_subject=all_meta(store.bucket), deliver_policy=policy)
+        self._oc = OrderedConsumer(store._js, store.stream_name, filter_subject=all_meta(store.bucket), deliver_policy=policy)
         self.init_done = updates_only
         self._marker_sent = updates_only
         self._started = False
