@@ -9,7 +9,6 @@ idle timeout that restarts on every chunk instead of a hang on a missing one.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any, Optional
 
 from jetstream import JetStreamError, MessageNotFoundError, OrderedConsumer
@@ -17,6 +16,7 @@ from protocol import NatsTimeoutError
 
 from .digest import decode_digest
 from .errors import ChunkMissingError, DigestMismatchError
+from .hashing import Hasher
 from .models import ObjectInfo
 from .subjects import chunk_subject
 
@@ -40,7 +40,7 @@ class ObjectReader:
         self._store = store
         self.info = info
         self.idle_timeout = idle_timeout
-        self._sha = hashlib.sha256()
+        self._sha = Hasher()
         self.bytes_read = 0
         self.chunks_read = 0
         self._oc: Optional[OrderedConsumer] = None

@@ -10,7 +10,6 @@ acknowledged, and any failure purges the partial chunks and leaves the old versi
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Callable, Optional
@@ -18,6 +17,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 from jetstream import (
     JetStream,
     JetStreamError,
+    JetStreamNotEnabledError,
     MessageNotFoundError,
     OrderedConsumer,
     StreamInfo,
@@ -27,6 +27,7 @@ from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
 from protocol import Headers, NatsError, next_nuid
 
 from .digest import encode_digest
+from .hashing import Hasher
 from .errors import (
     BadObjectMetaError,
     BucketNotFoundError,
@@ -59,6 +60,7 @@ class ObjectStore:
         self.stream_info = info
         cfg = info.config
         self.replicas = cfg.num_replicas or 1
+        self._direct = self.replicas == 1 and bool(cfg.allow_direct)
         self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
 
     def __repr__(self) -> str:
@@ -71,8 +73,13 @@ class ObjectStore:
         validate_object_name(name)
         subject = meta_subject(self.bucket, name)
         try:
-            if self.replicas == 1:
-                stored = await self._js.direct_get(self.stream_name, last_by_subj=subject)
+            if self._direct:
+                try:
+                    stored = await self._js.direct_get(self.stream_name, last_by_subj=subject)
+                except JetStreamNotEnabledError:
+                    # No direct-get responder (a mirror without allow_direct, or the stream is
+                    # gone): ask the leader, which also tells "stream not found" apart.
+                    stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
             else:  # read-after-write consistent on replicated buckets
                 stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
         except MessageNotFoundError:
@@ -131,10 +138,9 @@ class ObjectStore:
         cs = min(requested, self._nc.max_payload, self._max_msg_size or requested)
         if cs < 1:
             raise BadObjectMetaError("chunk size must be positive")
-        existing = await self._maybe_info(name)
         nuid = next_nuid()
         subject = chunk_subject(self.bucket, nuid)
-        sha = hashlib.sha256()
+        sha = Hasher()
         size = chunks = 0
         total = size_hint if size_hint is not None else _len_of(data)
         info = ObjectInfo(
@@ -146,22 +152,34 @@ class ObjectStore:
             metadata=dict(metadata) if metadata else None,
             options=ObjectMetaOptions(max_chunk_size=cs),
         )
+        # The previous version is looked up while the chunks are being sent (its chunks are
+        # purged only after the new meta is acknowledged).
+        existing_task = asyncio.get_running_loop().create_task(self._previous(name))
         try:
-            async with self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024)) as pub:
-                reported = 0
+            if total is not None and total <= cs:
+                # One chunk at most: a plain acknowledged publish, no pipeline to set up.
                 async for chunk in iter_chunks(data, cs):
                     sha.update(chunk)
-                    size += len(chunk)
-                    chunks += 1
-                    await pub.publish(subject, chunk)
-                    if progress is not None and pub.acked_bytes != reported:
-                        reported = pub.acked_bytes
-                        progress(reported, total)
+                    size, chunks = len(chunk), 1
+                    await self._js.publish(subject, chunk)
+            else:
+                async with self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024)) as pub:
+                    reported = 0
+                    async for chunk in iter_chunks(data, cs):
+                        sha.update(chunk)
+                        size += len(chunk)
+                        chunks += 1
+                        await pub.publish(subject, chunk)
+                        if progress is not None and pub.acked_bytes != reported:
+                            reported = pub.acked_bytes
+                            progress(reported, total)
             info.size, info.chunks = size, chunks
             info.digest = encode_digest(sha.digest())
+            existing = await existing_task
             info.mtime = datetime.now(timezone.utc)
             await self._publish_meta(info)
         except BaseException:
+            existing_task.cancel()
             await asyncio.shield(self._purge_quietly(subject))
             raise
         if progress is not None:
@@ -169,6 +187,13 @@ class ObjectStore:
         if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
             await self._purge_quietly(chunk_subject(self.bucket, existing.nuid))
         return info
+
+    async def _previous(self, name: str) -> Optional[ObjectInfo]:
+        """The current version of ``name`` (deleted included), or None; unreadable meta counts as none."""
+        try:
+            return await self.get_info(name, show_deleted=True)
+        except (ObjectNotFoundError, BadObjectMetaError):
+            return None
 
     async def _publish_meta(self, info: ObjectInfo) -> None:
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
@@ -223,19 +248,14 @@ class ObjectStore:
                     if progress is not None:
                         progress(reader.bytes_read, info.size)
                 return b""
-            buf = bytearray(info.size)
-            view = memoryview(buf)
-            pos = 0
-            try:
-                async for chunk in reader:
-                    end = pos + len(chunk)
-                    view[pos:end] = chunk
-                    pos = end
-                    if progress is not None:
-                        progress(pos, info.size)
-            finally:
-                view.release()
-            return bytes(buf)
+            # The chunks (already separate bytes objects from the parser) are joined once into
+            # one allocation of the known size: a single copy, never `bytes +=`.
+            chunks: list[bytes] = []
+            async for chunk in reader:
+                chunks.append(chunk)
+                if progress is not None:
+                    progress(reader.bytes_read, info.size)
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def stream(self, name: str, **kwargs: Any) -> AsyncIterator[bytes]:
         """``async for chunk in store.stream(name)``: verified chunks with bounded memory."""

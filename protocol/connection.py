@@ -14,6 +14,7 @@ import asyncio
 import enum
 import itertools
 import random
+import re
 import ssl
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from . import auth
 from .encoder import encode_connect, encode_sub, encode_unsub
 from .errors import (
     AuthorizationError,
+    BadSubjectError,
     ConnectError,
     ConnectionClosedError,
     MaxPayloadError,
@@ -55,6 +57,7 @@ _FLUSH_THRESHOLD = 256 * 1024
 _SUBJECT_CACHE_MAX = 4096
 
 Payload = Union[bytes, bytearray, memoryview]
+_BAD_REPLY = re.compile(r"[\x00-\x20\x7f]")
 
 
 class ConnectionState(enum.Enum):
@@ -117,13 +120,23 @@ class _RequestMux(Subscription):
 
     def _deliver(self, msg: Msg) -> None:
         futures = self.futures
-        token = msg.subject[len(self.prefix) :] if msg.subject.startswith(self.prefix) else ""
-        fut = futures.pop(token, None)
-        if fut is None and len(futures) == 1:
+        if msg.subject.startswith(self.prefix):
+            # Our token: its request, or none if that one timed out (never another request's).
+            fut = futures.pop(msg.subject[len(self.prefix) :], None)
+        elif len(futures) == 1:
             # A reply may arrive with a rewritten subject (wire.md 1.7): one pending -> it is ours.
             _, fut = futures.popitem()
+        else:
+            fut = None
         if fut is not None and not fut.done():
             fut.set_result(msg)
+
+
+def _encoded_reply(reply: str) -> bytes:
+    """Reply subjects are mostly unique (one per request): validated, never cached."""
+    if _BAD_REPLY.search(reply) or not reply:
+        raise BadSubjectError(f"reply subject {reply!r} is empty or contains whitespace or a control character")
+    return reply.encode("utf-8")
 
 
 def _expire(fut: asyncio.Future, what: str) -> None:
@@ -457,21 +470,45 @@ class Connection:
         self._connection_broken(err, reconnect=retry)
 
     def _route_permission_error(self, err: PermissionViolationError) -> None:
-        """Fail the operation that caused a permission violation; the connection stays open."""
+        """Fail the operation that caused a permission violation; the connection stays open.
+
+        The server sends one -ERR per refused op, in order: each error ends one subscription
+        (the oldest matching subject and queue) or fails one request (the oldest to that
+        subject). A refused request inbox fails every pending request. Anything else is kept
+        for the next ``flush()``.
+        """
         text = err.text
-        subject = text.split('"')[1] if text.count('"') >= 2 else ""
+        quoted = text.split('"')[1::2]
+        subject = quoted[0] if quoted else ""
+        low = text.lower()
         routed = False
-        if "for subscription" in text.lower():
-            for sub in list(self._subs.values()):
-                if sub.subject == subject and not isinstance(sub, _RequestMux):
-                    self._subs.pop(sub.sid, None)
-                    sub._finish(err)
+        resp = self._resp
+        if "for subscription" in low:
+            queue = quoted[1] if "using queue" in low and len(quoted) > 1 else None
+            if resp is not None and subject == resp.subject:
+                self._subs.pop(resp.sid, None)
+                self._resp = None
+                self._fail_requests(err, resp)
+                routed = True
+            else:
+                for sub in list(self._subs.values()):
+                    if sub.subject == subject and sub.queue == queue and not isinstance(sub, _RequestMux):
+                        self._subs.pop(sub.sid, None)
+                        sub._finish(err)
+                        routed = True
+                        break
+        elif resp is not None:
+            if "with reply of" in low and subject.startswith(resp.prefix):
+                entry = self._req_subjects.get(subject[len(resp.prefix) :])
+                if entry is not None and not entry[0].done():
+                    entry[0].set_exception(err)
                     routed = True
-        elif self._resp is not None:
-            for token, (fut, subj) in list(self._req_subjects.items()):
-                if subj == subject and not fut.done():
-                    fut.set_exception(err)
-                    routed = True
+            else:
+                for fut, subj in list(self._req_subjects.values()):
+                    if subj == subject and not fut.done():
+                        fut.set_exception(err)
+                        routed = True
+                        break
         if not routed:
             self._pending_error = err
         self._report_error(err)
@@ -550,7 +587,7 @@ class Connection:
             if total > self.max_payload:
                 raise MaxPayloadError(f"message of {total} bytes (headers included) exceeds max_payload {self.max_payload}")
             if reply:
-                line = b"HPUB %s %s %d %d\r\n" % (subj, self._encoded_subject(reply), len(hdr), total)
+                line = b"HPUB %s %s %d %d\r\n" % (subj, _encoded_reply(reply), len(hdr), total)
             else:
                 line = b"HPUB %s %d %d\r\n" % (subj, len(hdr), total)
             parts: tuple = (line, hdr, payload, CRLF)
@@ -559,7 +596,7 @@ class Connection:
             if plen > self.max_payload:
                 raise MaxPayloadError(f"payload of {plen} bytes exceeds max_payload {self.max_payload}")
             if reply:
-                line = b"PUB %s %s %d\r\n" % (subj, self._encoded_subject(reply), plen)
+                line = b"PUB %s %s %d\r\n" % (subj, _encoded_reply(reply), plen)
             else:
                 line = b"PUB %s %d\r\n" % (subj, plen)
             parts = (line, payload, CRLF)
@@ -720,8 +757,8 @@ class Connection:
             raise NoRespondersError(f"no responders for request to {subject!r}")
         return msg
 
-    def _fail_requests(self, err: BaseException) -> None:
-        resp = self._resp
+    def _fail_requests(self, err: BaseException, resp: Optional[_RequestMux] = None) -> None:
+        resp = resp or self._resp
         if resp is None:
             return
         for fut in resp.futures.values():

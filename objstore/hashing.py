@@ -1,0 +1,58 @@
+"""SHA-256 that overlaps with network I/O.
+
+``hashlib`` releases the GIL while hashing buffers of 2 KiB and more, so large chunks are hashed
+in one worker thread (a single worker keeps the updates in order) while the event loop goes on
+sending or receiving. Small inputs are hashed inline, where a thread hop would cost more than it
+saves. At most ``max_queued`` chunks wait for the worker; beyond that the caller waits for the
+oldest, which bounds the memory the hasher holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Optional
+
+__all__ = ["Hasher"]
+
+_POOL: Optional[ThreadPoolExecutor] = None
+_THREAD_MIN = 32 * 1024
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="objstore-sha256")
+    return _POOL
+
+
+class Hasher:
+    __slots__ = ("_sha", "_queued", "_max_queued")
+
+    def __init__(self, max_queued: int = 16) -> None:
+        self._sha = hashlib.sha256()
+        self._queued: deque[Future] = deque()
+        self._max_queued = max_queued
+
+    def update(self, chunk: bytes) -> None:
+        queued = self._queued
+        if len(chunk) < _THREAD_MIN:
+            if queued:
+                self._wait_all()
+            self._sha.update(chunk)
+            return
+        while queued and queued[0].done():
+            queued.popleft().result()
+        if len(queued) >= self._max_queued:
+            queued.popleft().result()
+        queued.append(_pool().submit(self._sha.update, chunk))
+
+    def _wait_all(self) -> None:
+        queued = self._queued
+        while queued:
+            queued.popleft().result()
+
+    def digest(self) -> bytes:
+        self._wait_all()
+        return self._sha.digest()
