@@ -24,7 +24,7 @@ from typing import Optional
 
 from protocol import NatsError
 
-__all__ = ["data_dir", "find_binary", "ensure_running", "running_url", "stop", "EmbeddedServerError"]
+__all__ = ["data_dir", "find_binary", "ensure_running", "running_url", "running_pid", "stop", "EmbeddedServerError"]
 
 
 class EmbeddedServerError(NatsError):
@@ -91,6 +91,12 @@ def running_url(directory: Optional[Path] = None) -> Optional[str]:
     if pid and port and _alive(pid) and _answers(port):
         return f"nats://127.0.0.1:{port}"
     return None
+
+
+def running_pid(directory: Optional[Path] = None) -> Optional[int]:
+    """The process id of the embedded server of ``directory`` if that process is alive."""
+    pid = _read_int((directory or data_dir()) / "server.pid")
+    return pid if pid and _alive(pid) else None
 
 
 def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0) -> tuple[str, bool]:
