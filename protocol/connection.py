@@ -47,7 +47,7 @@ from .options import ConnectOptions, ServerAddr, ServerPool
 from .parser import Parser
 from .subjects import validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
-from .wire import CLIENT_LANG, CLIENT_VERSION, CRLF, DEFAULT_MAX_PAYLOAD, PING, PONG
+from .wire import CLIENT_LANG, CLIENT_VERSION, CRLF, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE, PING, PONG
 
 __all__ = ["Connection", "ConnectionState", "StatusEvent", "connect"]
 
@@ -55,6 +55,11 @@ __all__ = ["Connection", "ConnectionState", "StatusEvent", "connect"]
 # yields would otherwise grow the list without bound).
 _FLUSH_THRESHOLD = 256 * 1024
 _SUBJECT_CACHE_MAX = 4096
+_MAX_LINE = MAX_CONTROL_LINE + 2  # a control line with its CRLF
+# What we *receive* may be longer than the 4096 we may send: a MSG line repeats a 4090-byte
+# subject plus sid (and JetStream adds a long ack reply), and a big cluster's INFO lists many
+# connect_urls. nats.go does not limit these at all; we bound them generously.
+_INBOUND_CONTROL_LINE = 64 * 1024
 
 Payload = Union[bytes, bytearray, memoryview]
 _BAD_REPLY = re.compile(r"[\x00-\x20\x7f]")
@@ -154,7 +159,7 @@ class Connection:
         self._state = ConnectionState.CONNECTING
         self._proto: Optional[_NatsProtocol] = None
         self._transport: Optional[asyncio.Transport] = None
-        self._parser = Parser()
+        self._parser = Parser(_INBOUND_CONTROL_LINE)
         self._info: dict[str, Any] = {}
         self.max_payload = DEFAULT_MAX_PAYLOAD
         # Outbound parts, flushed once per loop turn.
@@ -251,7 +256,7 @@ class Connection:
         opts = self.options
         server.last_attempt = time.monotonic()
         self._pool.current = server
-        self._parser = Parser()
+        self._parser = Parser(_INBOUND_CONTROL_LINE)
         self._handshake = asyncio.Queue()
         tls_wanted = server.tls or opts.wants_tls()
         hostname = opts.tls_hostname or server.host
@@ -394,6 +399,7 @@ class Connection:
         return out
 
     def _apply_info(self, info: dict[str, Any], initial: bool = False) -> None:
+        was_ldm = bool(self._info.get("ldm")) and not initial
         self._info = info
         mp = info.get("max_payload")
         if isinstance(mp, int) and mp > 0:
@@ -402,7 +408,7 @@ class Connection:
         urls = info.get("connect_urls")
         if urls:
             self._pool.add_discovered(urls)
-        if info.get("ldm") and not initial:
+        if info.get("ldm") and not initial and not was_ldm:  # once per connection
             self._emit("lame_duck")
 
     # Inbound -----------------------------------------------------------------------------------
@@ -601,6 +607,9 @@ class Connection:
                 line = b"PUB %s %d\r\n" % (subj, plen)
             parts = (line, payload, CRLF)
             size = len(line) + plen + 2
+        if len(line) > _MAX_LINE:
+            # The server would close the connection ("maximum control line exceeded").
+            raise BadSubjectError(f"control line of {len(line) - 2} bytes exceeds {MAX_CONTROL_LINE}: subject or reply too long")
         if state is ConnectionState.RECONNECTING:
             if self._out_bytes + size > self.options.reconnect_buf_size:
                 raise ReconnectBufferFullError(
@@ -670,8 +679,9 @@ class Connection:
             pending_msgs_limit or self.options.pending_msgs_limit,
             pending_bytes_limit or self.options.pending_bytes_limit,
         )
+        line = encode_sub(subject, sid, queue)  # raises for an over-long line: nothing registered
         self._subs[sid] = sub
-        self._write_now(encode_sub(subject, sid, queue))
+        self._write_now(line)
         if max_msgs:
             sub._max_msgs = max_msgs
             self._write_now(encode_unsub(sid, max_msgs))
@@ -881,7 +891,7 @@ class Connection:
                 if self._state is not ConnectionState.RECONNECTING:
                     return
                 elapsed = time.monotonic() - server.last_attempt
-                jitter = opts.reconnect_jitter_tls if server.tls else opts.reconnect_jitter
+                jitter = opts.reconnect_jitter_tls if server.tls or opts.wants_tls() else opts.reconnect_jitter
                 wait = opts.reconnect_time_wait - elapsed
                 if wait > 0:
                     await asyncio.sleep(wait + random.uniform(0, jitter))
@@ -1007,6 +1017,10 @@ class Connection:
                     await asyncio.wait_for(asyncio.shield(proto.lost), 2.0)
                 except (asyncio.TimeoutError, asyncio.CancelledError):
                     transport.abort()
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            # Let the cancelled reconnect loop unwind (abort its half-open transport) so no
+            # task outlives close().
+            await asyncio.wait({task}, timeout=1.0)
         if err is not None:
             self.last_error = err
         self._emit("closed", err)

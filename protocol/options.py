@@ -25,7 +25,10 @@ DEFAULT_PORT = 4222
 class ServerAddr:
     """One server of the pool. ``implicit`` marks servers learned from INFO."""
 
-    __slots__ = ("scheme", "host", "port", "user", "password", "token", "implicit", "reconnects", "last_attempt", "did_connect")
+    __slots__ = (
+        "scheme", "host", "port", "user", "password", "token", "implicit",
+        "reconnects", "last_attempt", "did_connect", "last_auth_error",
+    )
 
     def __init__(self, scheme: str, host: str, port: int, user: str = "", password: str = "", token: str = "", implicit: bool = False) -> None:
         self.scheme = scheme
@@ -38,6 +41,9 @@ class ServerAddr:
         self.reconnects = 0
         self.last_attempt = 0.0
         self.did_connect = False
+        # Text of the last auth error this server gave (nats.go lastErr): the same one twice in
+        # a row means retrying is pointless.
+        self.last_auth_error: Optional[str] = None
 
     @property
     def tls(self) -> bool:
@@ -67,8 +73,9 @@ def parse_server_url(url: str, implicit: bool = False, default_scheme: str = "na
         raise NatsError(f"unsupported URL scheme {scheme!r} (use nats:// or tls://)")
     try:
         port = parts.port or DEFAULT_PORT
-    except ValueError as err:
-        raise NatsError(f"invalid port in server URL {parts.hostname!r}") from err
+    except ValueError:
+        # ``from None``: the parser's own message may quote the netloc, credentials included.
+        raise NatsError(f"invalid port in server URL for host {parts.hostname!r}") from None
     host = parts.hostname or "127.0.0.1"
     user = unquote(parts.username) if parts.username else ""
     password = unquote(parts.password) if parts.password else ""
@@ -110,6 +117,12 @@ class ServerPool:
                 added.append(addr)
         if self.randomize:
             random.shuffle(added)
+        # A discovered server has no credentials of its own: use those of the first server the
+        # user gave with credentials in its URL (the same cluster, the same accounts).
+        donor = next((s for s in self.servers if not s.implicit and (s.user or s.token)), None)
+        if donor is not None:
+            for addr in added:
+                addr.user, addr.password, addr.token = donor.user, donor.password, donor.token
         self.servers.extend(added)
         self.servers = [
             s for s in self.servers if not s.implicit or s.key in wanted or s is self.current
@@ -124,9 +137,20 @@ class ServerPool:
         return rest
 
 
-@dataclass
+_SECRET_FIELDS = frozenset({"password", "token", "nkey_seed", "creds", "tls_key"})
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return parse_server_url(url).url
+    except Exception:  # noqa: BLE001 - repr must never fail, nor echo a malformed URL
+        return "<invalid url>"
+
+
+@dataclass(repr=False)
 class ConnectOptions:
-    """Everything ``connect`` accepts. Secrets are excluded from ``repr``."""
+    """Everything ``connect`` accepts. Secrets are excluded from ``repr``: passwords, tokens,
+    seeds, the creds path and the credentials inside server URLs are never shown."""
 
     servers: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
     name: Optional[str] = None
@@ -167,6 +191,25 @@ class ConnectOptions:
     reconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     closed_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     lame_duck_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.servers, str):
+            self.servers = [u.strip() for u in self.servers.split(",") if u.strip()]
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS or f.name.endswith("_cb"):
+                if value:
+                    parts.append(f"{f.name}=<set>")
+                continue
+            if f.name == "servers":
+                value = [_safe_url(u) for u in value]
+            parts.append(f"{f.name}={value!r}")
+        return f"ConnectOptions({', '.join(parts)})"
+
+    __str__ = __repr__
 
     def replace(self, **changes: Any) -> "ConnectOptions":
         return dataclasses.replace(self, **changes)
