@@ -13,7 +13,7 @@ import json
 from typing import Any, Optional
 
 from .errors import BadSubjectError
-from .wire import CRLF, PING, PONG
+from .wire import CRLF, MAX_CONTROL_LINE, PING, PONG
 
 __all__ = [
     "encode_connect",
@@ -33,6 +33,15 @@ def _token(value: str, what: str) -> bytes:
     return raw
 
 
+def _checked(line: bytes) -> bytes:
+    """The server closes the connection for a control line over 4096 bytes: refuse it here."""
+    if len(line) > MAX_CONTROL_LINE + 2:
+        raise BadSubjectError(
+            f"control line of {len(line) - 2} bytes exceeds {MAX_CONTROL_LINE}: subject, reply or queue too long"
+        )
+    return line
+
+
 def encode_connect(options: dict[str, Any]) -> bytes:
     """``CONNECT {json}\\r\\n`` with compact JSON (no spaces)."""
     return b"CONNECT " + json.dumps(options, separators=(",", ":")).encode("utf-8") + CRLF
@@ -44,7 +53,7 @@ def encode_pub(subject: str, payload: bytes, reply: Optional[str] = None) -> tup
         line = b"PUB %s %s %d\r\n" % (_token(subject, "subject"), _token(reply, "reply"), len(payload))
     else:
         line = b"PUB %s %d\r\n" % (_token(subject, "subject"), len(payload))
-    return (line, payload, CRLF)
+    return (_checked(line), payload, CRLF)
 
 
 def encode_hpub(subject: str, header_block: bytes, payload: bytes, reply: Optional[str] = None) -> tuple:
@@ -60,14 +69,14 @@ def encode_hpub(subject: str, header_block: bytes, payload: bytes, reply: Option
         line = b"HPUB %s %s %d %d\r\n" % (_token(subject, "subject"), _token(reply, "reply"), hlen, total)
     else:
         line = b"HPUB %s %d %d\r\n" % (_token(subject, "subject"), hlen, total)
-    return (line, header_block, payload, CRLF)
+    return (_checked(line), header_block, payload, CRLF)
 
 
 def encode_sub(subject: str, sid: int, queue: Optional[str] = None) -> bytes:
     """``SUB <subject> [queue] <sid>\\r\\n``."""
     if queue:
-        return b"SUB %s %s %d\r\n" % (_token(subject, "subject"), _token(queue, "queue"), sid)
-    return b"SUB %s %d\r\n" % (_token(subject, "subject"), sid)
+        return _checked(b"SUB %s %s %d\r\n" % (_token(subject, "subject"), _token(queue, "queue"), sid))
+    return _checked(b"SUB %s %d\r\n" % (_token(subject, "subject"), sid))
 
 
 def encode_unsub(sid: int, max_msgs: Optional[int] = None) -> bytes:

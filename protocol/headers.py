@@ -40,9 +40,13 @@ class Headers(MutableMapping[str, str]):
     ``h[name]`` is the first value, ``h[name] = v`` replaces all values, ``h.add(name, v)``
     appends one, ``h.get_all(name)`` returns every value. ``status`` and ``description`` hold the
     status line of a status message (``"503"``, ``"100"`` ...) or ``""``.
+
+    The order of header lines is kept exactly, also when names interleave (``A, B, A``), so a
+    parsed block encodes back to the same bytes. Equality ignores the order between different
+    names (it compares ``to_lists()``), not the order of one name's values.
     """
 
-    __slots__ = ("_map", "status", "description")
+    __slots__ = ("_map", "_lines", "status", "description")
 
     def __init__(
         self,
@@ -52,12 +56,14 @@ class Headers(MutableMapping[str, str]):
         description: str = "",
     ) -> None:
         self._map: dict[str, list[str]] = {}
+        self._lines: list[tuple[str, str]] = []  # every (name, value) in line order
         self.status = status
         self.description = description
         if items is not None:
             if isinstance(items, Headers):
                 for k, vs in items._map.items():
                     self._map[k] = list(vs)
+                self._lines = list(items._lines)
                 if not status:
                     self.status = items.status
                     self.description = items.description
@@ -75,10 +81,25 @@ class Headers(MutableMapping[str, str]):
         return self._map[name][0]
 
     def __setitem__(self, name: str, value: str) -> None:
+        if name in self._map:
+            # The new value takes the place of the first line of ``name``; later ones go.
+            lines: list[tuple[str, str]] = []
+            seen = False
+            for pair in self._lines:
+                if pair[0] == name:
+                    if seen:
+                        continue
+                    seen = True
+                    pair = (name, value)
+                lines.append(pair)
+            self._lines = lines
+        else:
+            self._lines.append((name, value))
         self._map[name] = [value]
 
     def __delitem__(self, name: str) -> None:
         del self._map[name]
+        self._lines = [pair for pair in self._lines if pair[0] != name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._map)
@@ -105,16 +126,15 @@ class Headers(MutableMapping[str, str]):
     def add(self, name: str, value: str) -> None:
         """Append one value for ``name`` (keeps earlier values)."""
         self._map.setdefault(name, []).append(value)
+        self._lines.append((name, value))
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in order; ``[]`` when absent."""
         return list(self._map.get(name, ()))
 
     def multi_items(self) -> Iterator[tuple[str, str]]:
-        """Every (name, value) pair in order, one per header line."""
-        for k, vs in self._map.items():
-            for v in vs:
-                yield k, v
+        """Every (name, value) pair in line order, one per header line."""
+        return iter(list(self._lines))
 
     def to_lists(self) -> dict[str, list[str]]:
         """A plain ``{name: [values]}`` copy (nats.go's JSON shape for object headers)."""
@@ -136,7 +156,7 @@ def encode_headers(headers: HeadersInput | None, status: str = "", description: 
         pairs = Headers(headers).multi_items()
     parts = [HEADER_LINE]
     if status:
-        if len(status) != 3 or not status.isdigit():
+        if len(status) != 3 or not (status.isascii() and status.isdigit()):
             raise BadHeaderError(f"status must be 3 digits, got {status!r}")
         parts.append(b" " + status.encode("ascii"))
         if description:

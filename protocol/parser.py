@@ -20,6 +20,7 @@ partial frame on every read.
 from __future__ import annotations
 
 import json
+import re
 
 from .errors import ProtocolError
 from .frames import OK_FRAME, PING_FRAME, PONG_FRAME, Err, Info, Msg
@@ -28,6 +29,7 @@ from .wire import DEFAULT_MAX_PAYLOAD, HEADER_LINE, MAX_CONTROL_LINE
 __all__ = ["Parser"]
 
 _M, _m, _H, _h, _P, _p, _I, _i, _PLUS, _MINUS = b"MmHhPpIi+-"
+_split_ws = re.compile(rb"[ \t]+").split
 
 
 class Parser:
@@ -63,7 +65,21 @@ class Parser:
             self._parked = None
             self._parked_len = 0
         elif self._buf:
-            data = self._buf + data
+            # ``_buf`` is always the start of a control line with no CRLF yet. If ``data`` does
+            # not end it, append in place (a server trickling a long line byte by byte must not
+            # cost a copy of the whole line per byte) and only check the limit.
+            if b"\r\n" not in data and not (data[:1] == b"\n" and self._buf[-1] == 13):
+                buf = self._buf
+                if type(buf) is bytes:
+                    buf = self._buf = bytearray(buf)
+                buf += data
+                n, max_cl = len(buf), self.max_control_line
+                if n > max_cl and (n > max_cl + 1 or buf[-1] != 13):
+                    exc = ProtocolError(f"control line exceeds {max_cl} bytes")
+                    self._fail(exc, [])
+                    raise exc
+                return []
+            data = bytes(self._buf) + data
             self._buf = b""
         frames: list = []
         try:
@@ -71,7 +87,8 @@ class Parser:
         except ProtocolError as err:
             self._fail(err, frames)
             raise
-        except (ValueError, IndexError, UnicodeDecodeError) as err:
+        except (ValueError, IndexError, UnicodeDecodeError, RecursionError) as err:
+            # RecursionError: json.loads of a deeply nested INFO array (a few KiB of "[").
             exc = ProtocolError(f"malformed protocol input: {err}")
             self._fail(exc, frames)
             raise exc from err
@@ -103,27 +120,37 @@ class Parser:
         while pos < n:
             end = find(b"\r\n", pos)
             if end < 0:
-                if n - pos > max_cl + 1:
+                # Up to max_cl bytes may still be a line; one more is allowed only if it is the CR.
+                if n - pos > max_cl and (n - pos > max_cl + 1 or data[n - 1] != 13):
                     raise ProtocolError(f"control line exceeds {max_cl} bytes")
                 return pos, 0
             if end - pos > max_cl:
                 raise ProtocolError(f"control line exceeds {max_cl} bytes")
             b0 = data[pos]
             if b0 == _M or b0 == _m:
-                args = data[pos:end].split()
+                # Fields are separated by runs of spaces/tabs only: bytes.split() also cuts at
+                # VT/FF, which a server-valid subject may contain (int membership is a memchr).
+                line = data[pos:end]
+                args = line.split()
+                if 11 in line or 12 in line:
+                    args = _split_ws(line.strip(b" \t"))
                 op = args[0]
                 if op != b"MSG" and op.upper() != b"MSG":
                     raise ProtocolError(f"unknown protocol operation {op[:16]!r}")
                 nargs = len(args)
                 if nargs == 4:
                     reply = ""
-                    size = int(args[3])
+                    raw_size = args[3]
                 elif nargs == 5:
                     reply = args[3].decode("utf-8", "surrogateescape")
-                    size = int(args[4])
+                    raw_size = args[4]
                 else:
                     raise ProtocolError(f"MSG with {nargs - 1} arguments")
-                if size < 0 or size > max_payload:
+                # int() alone would take "+5", " 5", "1_0" and "-1": only plain digits are sizes.
+                if not (raw_size.isdigit() and args[2].isdigit()):
+                    raise ProtocolError(f"MSG with a non-numeric sid or size: {data[pos:end][:64]!r}")
+                size = int(raw_size)
+                if size > max_payload:
                     raise ProtocolError(f"MSG payload size {size} outside 0..{max_payload}")
                 start = end + 2
                 stop = start + size
@@ -134,22 +161,27 @@ class Parser:
                 append(Msg(args[1].decode("utf-8", "surrogateescape"), int(args[2]), reply, data[start:stop]))
                 pos = stop + 2
             elif b0 == _H or b0 == _h:
-                args = data[pos:end].split()
+                line = data[pos:end]
+                args = line.split()
+                if 11 in line or 12 in line:
+                    args = _split_ws(line.strip(b" \t"))
                 op = args[0]
                 if op != b"HMSG" and op.upper() != b"HMSG":
                     raise ProtocolError(f"unknown protocol operation {op[:16]!r}")
                 nargs = len(args)
                 if nargs == 5:
                     reply = ""
-                    hlen = int(args[3])
-                    size = int(args[4])
+                    raw_hlen, raw_size = args[3], args[4]
                 elif nargs == 6:
                     reply = args[3].decode("utf-8", "surrogateescape")
-                    hlen = int(args[4])
-                    size = int(args[5])
+                    raw_hlen, raw_size = args[4], args[5]
                 else:
                     raise ProtocolError(f"HMSG with {nargs - 1} arguments")
-                if size < 0 or size > max_payload:
+                if not (raw_size.isdigit() and raw_hlen.isdigit() and args[2].isdigit()):
+                    raise ProtocolError(f"HMSG with a non-numeric sid or size: {data[pos:end][:64]!r}")
+                hlen = int(raw_hlen)
+                size = int(raw_size)
+                if size > max_payload:
                     raise ProtocolError(f"HMSG total size {size} outside 0..{max_payload}")
                 if hlen < 12 or hlen > size:
                     raise ProtocolError(f"HMSG header size {hlen} invalid for total {size}")

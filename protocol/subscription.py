@@ -16,6 +16,7 @@ import inspect
 from collections import deque
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
+from .encoder import encode_unsub
 from .errors import NatsError, NatsTimeoutError, SlowConsumerError
 from .frames import Msg
 
@@ -175,10 +176,25 @@ class Subscription:
         """Stop now, or after ``limit`` messages in total have been delivered."""
         await self._conn._unsubscribe(self, limit)
 
-    async def drain(self) -> None:
-        """Unsubscribe, then let the queued messages be consumed."""
-        await self._conn._unsubscribe(self, 0)
-        await self._conn.flush()
+    async def drain(self, timeout: Optional[float] = None) -> None:
+        """Unsubscribe, then let the queued messages be consumed.
+
+        UNSUB goes out first and the subscription stays routed until the PONG of a flush: the
+        messages the server sent before it processed the UNSUB are still delivered (queued
+        here), then iteration ends after them.
+        """
+        if self._closed:
+            return
+        conn = self._conn
+        if conn.is_closed:
+            self._finish()
+            return
+        conn._write_now(encode_unsub(self.sid))
+        try:
+            await conn.flush(timeout)
+        finally:
+            conn._forget_sub(self.sid)
+            self._finish()
 
     async def __aenter__(self) -> "Subscription":
         return self
