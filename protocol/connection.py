@@ -41,7 +41,7 @@ from .errors import (
     error_from_server_text,
 )
 from .frames import Err, Info, Msg, Ok, Ping, Pong
-from .headers import HeadersInput, encode_headers
+from .headers import Headers, HeadersInput, encode_headers
 from .nuid import next_nuid
 from .options import ConnectOptions, ServerAddr, ServerPool
 from .parser import Parser
@@ -587,7 +587,7 @@ class Connection:
         if type(payload) is not bytes:
             payload = bytes(payload)
         plen = len(payload)
-        if headers:
+        if headers or (type(headers) is Headers and headers.status):
             hdr = encode_headers(headers)
             total = len(hdr) + plen
             if total > self.max_payload:
@@ -668,6 +668,8 @@ class Connection:
         """
         self._check_open()
         validate_subscribe_subject(subject)
+        if queue == "":
+            queue = None  # nats-py treats an empty queue as no queue group
         if queue is not None:
             validate_queue(queue)
         sid = next(self._sids)

@@ -574,3 +574,15 @@ async def test_large_messages_round_trip(nats_url, nc):
         assert resp.data == big[::-1]
     finally:
         await other.close()
+
+
+async def test_status_only_headers_and_empty_queue(nats_url):
+    import protocol
+
+    nc = await protocol.connect(nats_url)
+    async with nc:
+        sub = await nc.subscribe("st.x", queue="")  # "" means no queue group (nats-py)
+        assert sub.queue is None
+        await nc.publish("st.x", b"", headers=protocol.Headers(status="503"))
+        msg = await sub.next_msg(timeout=2)
+        assert msg.status == "503"
