@@ -583,7 +583,7 @@ class Connection:
         state = self._state
         if state is ConnectionState.CLOSED:
             raise ConnectionClosedError("connection is closed")
-        subj = self._encoded_subject(subject)
+        subj = self._subject_cache.get(subject) or self._encoded_subject(subject)
         if type(payload) is not bytes:
             payload = bytes(payload)
         plen = len(payload)

@@ -117,6 +117,11 @@ class Parser:
         max_payload = self.max_payload
         append = frames.append
         find = data.find
+        new = object.__new__
+        last_raw = None
+        last_subject = ""
+        last_raw_sid = None
+        last_sid = 0
         while pos < n:
             end = find(b"\r\n", pos)
             if end < 0:
@@ -147,8 +152,14 @@ class Parser:
                 else:
                     raise ProtocolError(f"MSG with {nargs - 1} arguments")
                 # int() alone would take "+5", " 5", "1_0" and "-1": only plain digits are sizes.
-                if not (raw_size.isdigit() and args[2].isdigit()):
-                    raise ProtocolError(f"MSG with a non-numeric sid or size: {data[pos:end][:64]!r}")
+                raw_sid = args[2]
+                if raw_sid != last_raw_sid:  # consecutive frames usually share a sid too
+                    if not raw_sid.isdigit():
+                        raise ProtocolError(f"MSG with a non-numeric sid: {data[pos:end][:64]!r}")
+                    last_raw_sid = raw_sid
+                    last_sid = int(raw_sid)
+                if not raw_size.isdigit():
+                    raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
                 size = int(raw_size)
                 if size > max_payload:
                     raise ProtocolError(f"MSG payload size {size} outside 0..{max_payload}")
@@ -156,9 +167,20 @@ class Parser:
                 stop = start + size
                 if stop + 2 > n:
                     return pos, stop + 2 - pos
-                if data[stop : stop + 2] != b"\r\n":
+                if data[stop] != 13 or data[stop + 1] != 10:
                     raise ProtocolError("MSG payload not followed by CRLF")
-                append(Msg(args[1].decode("utf-8", "surrogateescape"), int(args[2]), reply, data[start:stop]))
+                raw_subject = args[1]
+                if raw_subject != last_raw:  # consecutive frames usually share a subject
+                    last_raw = raw_subject
+                    last_subject = raw_subject.decode("utf-8", "surrogateescape")
+                # Build the Msg without the Python-level __init__ call (~40% of its cost on 3.11).
+                msg = new(Msg)
+                msg.subject = last_subject
+                msg.sid = last_sid
+                msg.reply = reply
+                msg.data = data[start:stop]
+                msg._hdr = msg._headers = msg._client = None
+                append(msg)
                 pos = stop + 2
             elif b0 == _H or b0 == _h:
                 line = data[pos:end]

@@ -578,3 +578,15 @@ def test_info_json_roundtrip_unicode():
     data = {"server_name": "ñ-☃", "connect_urls": ["[::1]:4222"], "nested": {"k": [1, 2.5, None]}}
     raw = b"INFO " + json.dumps(data, ensure_ascii=False).encode() + b"\r\n"
     tr(raw, [Info(data)])
+
+
+def test_parser_built_msg_has_every_slot_set():
+    # The parser builds Msg without calling __init__ (hot path): every slot must still be set.
+    from protocol.frames import Msg
+    from protocol.parser import Parser
+
+    (m,) = Parser().feed(b"MSG a.b 7 r.x 3\r\nabc\r\n")
+    for slot in Msg.__slots__:
+        getattr(m, slot)  # AttributeError if a slot was left unset
+    assert (m.subject, m.sid, m.reply, m.data, m.headers, m.status) == ("a.b", 7, "r.x", b"abc", None, "")
+    assert m == Msg("a.b", 7, "r.x", b"abc")
