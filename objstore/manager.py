@@ -34,8 +34,8 @@ def stream_config_for(config: ObjectStoreConfig) -> StreamConfig:
     storage = (config.storage or "file").lower()
     if storage not in ("file", "memory"):
         raise BadBucketError(f"storage must be 'file' or 'memory', not {config.storage!r}")
-    if config.replicas is not None and not 1 <= int(config.replicas) <= 5:
-        raise BadBucketError("replicas must be between 1 and 5")
+    if config.replicas is not None and not 0 <= int(config.replicas) <= 5:
+        raise BadBucketError("replicas must be between 1 and 5 (0 means 1)")
     ttl = config.ttl_seconds
     if ttl is not None and ttl < 0:
         raise BadBucketError("ttl must not be negative")

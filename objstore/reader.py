@@ -81,7 +81,7 @@ class ObjectReader:
                 idle_timeout=self.idle_timeout,
             )
             await oc.start()
-            if oc.num_pending == 0:
+            if oc.num_pending == 0 and not await self._more_on_leader(0):
                 await self.close()
                 raise ChunkMissingError(f"object {info.name!r}: no chunks stored (expired or purged)")
         try:
@@ -89,8 +89,28 @@ class ObjectReader:
         except NatsTimeoutError:
             await self.close()
             raise
-        last = msg.metadata.num_pending == 0 or self.chunks_read + 1 >= info.chunks
+        md = msg.metadata
+        last = self.chunks_read + 1 >= info.chunks
+        if not last and md.num_pending == 0 and not await self._more_on_leader(md.stream_seq):
+            last = True  # nothing stored after this one: _verify reports the missing chunks
         return self._take(msg.data, last=last)
+
+    async def _more_on_leader(self, after_seq: int) -> bool:
+        """Whether a chunk of this object is stored after stream sequence ``after_seq``.
+
+        A single-replica bucket's consumer counts pending messages exactly, so "0 pending" is
+        final. A replicated bucket's (R1, ephemeral) consumer may run on a follower that lags
+        behind the leader and report 0 pending early: ask the leader.
+        """
+        store = self._store
+        if store.replicas == 1:
+            return False
+        subject = chunk_subject(store.bucket, self.info.nuid)
+        try:
+            await store._js.get_msg(store.stream_name, after_seq + 1, next_by_subj=subject)
+        except MessageNotFoundError:
+            return False
+        return True
 
     async def _direct_single(self) -> Optional[bytes]:
         store = self._store

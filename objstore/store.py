@@ -24,7 +24,7 @@ from jetstream import (
     StreamNotFoundError,
 )
 from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
-from protocol import Headers, NatsError, next_nuid
+from protocol import Headers, NatsError, NatsTimeoutError, next_nuid
 
 from .digest import encode_digest
 from .hashing import Hasher
@@ -163,7 +163,9 @@ class ObjectStore:
                     size, chunks = len(chunk), 1
                     await self._js.publish(subject, chunk)
             else:
-                async with self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024)) as pub:
+                pub = self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024))
+                await pub.start()
+                try:
                     reported = 0
                     async for chunk in iter_chunks(data, cs):
                         sha.update(chunk)
@@ -173,6 +175,15 @@ class ObjectStore:
                         if progress is not None and pub.acked_bytes != reported:
                             reported = pub.acked_bytes
                             progress(reported, total)
+                    await pub.wait()
+                except BaseException:
+                    # Every chunk already sent must be settled (stored or refused) before the
+                    # purge below: one stored after the purge would leak (e.g. max_bytes: the
+                    # purge frees room for the chunks still in flight).
+                    await asyncio.shield(_settle(pub))
+                    raise
+                finally:
+                    await pub.close()
             info.size, info.chunks = size, chunks
             info.digest = encode_digest(sha.digest())
             existing = await existing_task
@@ -182,10 +193,10 @@ class ObjectStore:
             existing_task.cancel()
             await asyncio.shield(self._purge_quietly(subject))
             raise
-        if progress is not None:
-            progress(size, total)
         if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
             await self._purge_quietly(chunk_subject(self.bucket, existing.nuid))
+        if progress is not None:
+            progress(size, total)
         return info
 
     async def _previous(self, name: str) -> Optional[ObjectInfo]:
@@ -242,11 +253,7 @@ class ObjectStore:
         info = reader.info
         async with reader:
             if writeinto is not None:
-                loop = asyncio.get_running_loop()
-                async for chunk in reader:
-                    await loop.run_in_executor(None, writeinto.write, chunk)
-                    if progress is not None:
-                        progress(reader.bytes_read, info.size)
+                await _write_all(reader, writeinto, progress)
                 return b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
@@ -388,11 +395,14 @@ class ObjectStore:
     async def list(self, ignore_deletes: bool = True, *, show_deleted: bool = False) -> list[ObjectInfo]:
         """Every object's latest info; deleted objects hidden unless ``show_deleted``. ``[]`` when empty."""
         hide = ignore_deletes and not show_deleted
-        out: list[ObjectInfo] = []
-        async with ObjectWatcher(self, ignore_deletes=hide) as w:
+        # Keyed by name, the last entry wins: a replicated bucket's consumer may run on a
+        # lagging follower and deliver an older version of a meta before its newest one.
+        latest: dict[str, ObjectInfo] = {}
+        async with ObjectWatcher(self) as w:
             async for info in w.initial():
-                out.append(info)
-        return out
+                latest.pop(info.name, None)
+                latest[info.name] = info
+        return [info for info in latest.values() if not (hide and info.deleted)]
 
     # Bucket ----------------------------------------------------------------------------------
     async def status(self) -> ObjectStoreStatus:
@@ -435,7 +445,13 @@ class ObjectWatcher:
 
     ``initial()`` yields the current entries and stops at the end of the backlog; iterating the
     watcher itself goes on with updates. ``updates(timeout)`` is the nats-py style call: it
-    returns ``None`` once when the initial entries are done (never in ``updates_only`` mode).
+    returns ``None`` once when the initial entries are done (never in ``updates_only`` mode),
+    also when the last initial entry was skipped (``ignore_deletes``).
+
+    The end of the backlog: on a single-replica bucket the consumer's pending count is exact.
+    On a replicated one the (R1, ephemeral) consumer may run on a follower that lags behind the
+    leader, so its pending count can reach 0 early; the backlog ends there only once the entry
+    with the leader's last meta sequence (read at start, re-read when pending says 0) was seen.
     """
 
     def __init__(self, store: ObjectStore, *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
@@ -447,72 +463,174 @@ class ObjectWatcher:
         self.init_done = updates_only
         self._marker_sent = updates_only
         self._started = False
+        self._last_seq = 0  # leader's last meta sequence when the watch started (replicated buckets)
+        self._next_task: Optional[asyncio.Task] = None
 
     async def _start(self) -> None:
-        if not self._started:
-            self._started = True
-            await self._oc.start()
-            if self._oc.num_pending == 0 and not self.updates_only:
+        if self._started:
+            return
+        self._started = True
+        replicated = self._store.replicas > 1
+        if replicated and not self.updates_only:
+            self._last_seq = await self._leader_last_seq()
+        await self._oc.start()
+        if not self.updates_only and self._oc.num_pending == 0:
+            if not replicated or self._last_seq == 0:
+                self.init_done = True
+
+    async def _leader_last_seq(self) -> int:
+        store = self._store
+        try:
+            stored = await store._js.get_msg(store.stream_name, last_by_subj=all_meta(store.bucket))
+        except MessageNotFoundError:
+            return 0
+        return stored.seq
+
+    async def _track(self, stream_seq: int, num_pending: int) -> None:
+        """Update ``init_done`` for one delivered message."""
+        if self.init_done:
+            return
+        if self._store.replicas == 1:
+            if num_pending == 0:
+                self.init_done = True
+            return
+        if stream_seq >= self._last_seq:
+            self.init_done = True
+        elif num_pending == 0:
+            # The follower says "caught up" below the leader's last sequence: re-read it (the
+            # last entry may have been purged meanwhile, e.g. by a rename).
+            self._last_seq = await self._leader_last_seq()
+            if stream_seq >= self._last_seq:
                 self.init_done = True
 
     async def __aenter__(self) -> "ObjectWatcher":
         await self._start()
         return self
 
+    def __await__(self) -> Any:
+        """``w = await store.watch()`` (nats-py's form) gives the started watcher."""
+        return self.__aenter__().__await__()
+
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
 
     async def stop(self) -> None:
+        task, self._next_task = self._next_task, None
+        # Closing the consumer first ends a read in progress (its subscription closes), also
+        # when a cancellation alone would be lost to a message arriving at the same moment.
         await self._oc.close()
+        if task is not None:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait((task,), timeout=2.0)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a stopped watch has nothing to report
 
     def __aiter__(self) -> "ObjectWatcher":
         return self
 
-    async def __anext__(self) -> ObjectInfo:
+    async def _next(self) -> Optional[ObjectInfo]:
+        """The next entry, or ``None`` once when the initial entries end."""
         await self._start()
         while True:
+            if self.init_done and not self._marker_sent:
+                self._marker_sent = True
+                return None
             msg = await self._oc.__anext__()
-            if msg.metadata.num_pending == 0:
-                self.init_done = True
+            md = msg.metadata
+            await self._track(md.stream_seq, md.num_pending)
             try:
                 info = _parse_meta(msg.data)
             except BadObjectMetaError:
                 continue
-            info.mtime = msg.metadata.timestamp
+            info.mtime = md.timestamp
             if self.ignore_deletes and info.deleted:
                 continue
             return info
 
+    async def _take(self, timeout: Optional[float]) -> Optional[ObjectInfo]:
+        # The read runs in a task that survives a timeout (it is picked up by the next call), so
+        # a timeout never cancels a read half-way and never loses an entry.
+        task = self._next_task
+        if task is None:
+            task = self._next_task = asyncio.get_running_loop().create_task(self._next())
+        if timeout is None:
+            await asyncio.wait((task,))
+        else:
+            done, _ = await asyncio.wait((task,), timeout=timeout)
+            if not done:
+                raise NatsTimeoutError(f"no object update within {timeout}s")
+        self._next_task = None
+        return task.result()
+
+    async def __anext__(self) -> ObjectInfo:
+        while True:
+            info = await self._take(None)
+            if info is not None:
+                return info
+
     async def initial(self) -> AsyncIterator[ObjectInfo]:
         """The entries present when the watch started, then stop."""
         await self._start()
-        while not self.init_done:
-            msg = await self._oc.__anext__()
-            if msg.metadata.num_pending == 0:
-                self.init_done = True
-            try:
-                info = _parse_meta(msg.data)
-            except BadObjectMetaError:
-                continue
-            info.mtime = msg.metadata.timestamp
-            if self.ignore_deletes and info.deleted:
-                continue
+        while not self.init_done or not self._marker_sent:
+            info = await self._take(None)
+            if info is None:
+                return
             yield info
 
     async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
         """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
-        await self._start()
-        if self.init_done and not self._marker_sent:
-            self._marker_sent = True
-            return None
-        if timeout is None:
-            return await self.__anext__()
-        try:
-            return await asyncio.wait_for(self.__anext__(), timeout)
-        except asyncio.TimeoutError:
-            from protocol import NatsTimeoutError
+        return await self._take(timeout)
 
-            raise NatsTimeoutError(f"no object update within {timeout}s") from None
+
+async def _settle(pub: Any) -> None:
+    """Wait (bounded by the publisher's ack timeout) until no message of ``pub`` is in flight."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + pub.timeout * 2
+    while pub.pending and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+
+
+_WRITE_BATCH = 1024 * 1024
+
+
+async def _write_all(reader: ObjectReader, fh: Any, progress: Optional[Progress]) -> None:
+    """Copy the reader's chunks into a binary file in a worker thread, about 1 MiB per call.
+
+    One batch is written while the next one is received (so a thread hop per 128 KiB chunk
+    never slows the reading down and lets the delivery window grow); at most two batches are
+    held here.
+    """
+    loop = asyncio.get_running_loop()
+    write = getattr(getattr(fh, "buffer", fh), "write")  # a text-mode file: its binary buffer (nats-py)
+    writing: Optional[asyncio.Future] = None
+    batch: list[bytes] = []
+    batch_bytes = 0
+    size = reader.info.size
+    try:
+        async for chunk in reader:
+            batch.append(chunk)
+            batch_bytes += len(chunk)
+            if batch_bytes >= _WRITE_BATCH:
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, _write_batch, write, batch)
+                batch, batch_bytes = [], 0
+            if progress is not None:
+                progress(reader.bytes_read, size)
+        if writing is not None:
+            await writing
+            writing = None
+        if batch:
+            await loop.run_in_executor(None, _write_batch, write, batch)
+    finally:
+        if writing is not None:
+            await asyncio.wait((writing,))  # never leave a write running on a closed file
+
+
+def _write_batch(write: Callable[[bytes], Any], batch: list[bytes]) -> None:
+    for chunk in batch:
+        write(chunk)
 
 
 def _parse_meta(data: bytes) -> ObjectInfo:

@@ -32,7 +32,7 @@ MAX_BUCKET_LEN = 255 - len(OBJ_STREAM_PREFIX)
 
 
 def validate_bucket(bucket: str) -> str:
-    if not isinstance(bucket, str) or not VALID_BUCKET_RE.match(bucket):
+    if not isinstance(bucket, str) or not VALID_BUCKET_RE.fullmatch(bucket):
         raise BadBucketError(f"invalid bucket name {bucket!r}: use letters, digits, '-' and '_'")
     if len(bucket) > MAX_BUCKET_LEN:
         raise BadBucketError(f"bucket name longer than {MAX_BUCKET_LEN} characters")
