@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Subscription:
     __slots__ = (
         "_conn",
@@ -159,18 +164,33 @@ class Subscription:
             await waiter
 
     async def next_msg(self, timeout: Optional[float] = 1.0) -> Msg:
-        """The next message; :class:`NatsTimeoutError` after ``timeout`` seconds."""
-        if self._pending or timeout is None:
+        """The next message; :class:`NatsTimeoutError` after ``timeout`` seconds.
+
+        The timeout is a timer on the waiter future, not ``asyncio.wait_for``: no extra task,
+        and a cancellation of the caller is never swallowed (wait_for can lose one on 3.10/3.11
+        when a message arrives at the same moment).
+        """
+        loop = self._conn._loop
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._pending or self._slow or self._error is not None or self._closed:
+                try:
+                    return await self.__anext__()  # returns or raises without waiting
+                except StopAsyncIteration:
+                    raise NatsError(f"subscription {self.sid} is closed") from None
+            waiter = self._waiter = loop.create_future()
+            if deadline is None:
+                await waiter
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self._waiter = None
+                raise NatsTimeoutError(f"no message on {self.subject!r} within {timeout}s")
+            handle = loop.call_later(remaining, _wake, waiter)
             try:
-                return await self.__anext__()
-            except StopAsyncIteration:
-                raise NatsError(f"subscription {self.sid} is closed") from None
-        try:
-            return await asyncio.wait_for(self.__anext__(), timeout)
-        except asyncio.TimeoutError:
-            raise NatsTimeoutError(f"no message on {self.subject!r} within {timeout}s") from None
-        except StopAsyncIteration:
-            raise NatsError(f"subscription {self.sid} is closed") from None
+                await waiter
+            finally:
+                handle.cancel()
 
     async def unsubscribe(self, limit: int = 0) -> None:
         """Stop now, or after ``limit`` messages in total have been delivered."""

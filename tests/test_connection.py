@@ -586,3 +586,25 @@ async def test_status_only_headers_and_empty_queue(nats_url):
         await nc.publish("st.x", b"", headers=protocol.Headers(status="503"))
         msg = await sub.next_msg(timeout=2)
         assert msg.status == "503"
+
+
+async def test_next_msg_timeout_and_cancel_are_prompt(nats_url):
+    import asyncio
+    import protocol
+
+    nc = await protocol.connect(nats_url)
+    async with nc:
+        sub = await nc.subscribe("nm.x")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(protocol.NatsTimeoutError):
+            await sub.next_msg(timeout=0.2)
+        assert loop.time() - t0 < 1.0
+        task = asyncio.ensure_future(sub.next_msg(timeout=30))
+        await asyncio.sleep(0.05)
+        await nc.publish("nm.x", b"1")  # a message racing with the cancellation
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert task in done  # cancelled or completed, never stuck
+        got = await sub.next_msg(timeout=2) if task.cancelled() else task.result()
+        assert got.data == b"1"
