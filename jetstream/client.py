@@ -142,7 +142,20 @@ class JetStream:
             body["subjects_filter"] = subjects_filter
         if deleted_details:
             body["deleted_details"] = True
-        resp = await self.request_json(subj.stream_info(self.prefix, subj.validate_stream_name(name)), body or None)
+        subject = subj.stream_info(self.prefix, subj.validate_stream_name(name))
+        resp = await self.request_json(subject, body or None)
+        state = resp.get("state")
+        subjects = state.get("subjects") if isinstance(state, dict) else None
+        if subjects_filter and isinstance(subjects, dict):
+            # state.subjects is paged (the server sends at most `limit` per reply): fetch the rest
+            total = int(resp.get("total") or 0)
+            while len(subjects) < total:
+                body["offset"] = len(subjects)
+                page = ((await self.request_json(subject, body)).get("state") or {}).get("subjects") or {}
+                before = len(subjects)
+                subjects.update(page)
+                if len(subjects) == before:
+                    break
         return StreamInfo.from_json(resp)
 
     async def delete_stream(self, name: str) -> bool:
@@ -223,7 +236,8 @@ class JetStream:
         """Read one message with a direct get (any replica; needs ``allow_direct``).
         Raises MessageNotFoundError, JetStreamNotEnabledError when direct get is off."""
         stream = subj.validate_stream_name(stream)
-        if last_by_subj and seq is None and not next_by_subj:
+        if last_by_subj and seq is None and not next_by_subj and not _has_wildcard(last_by_subj):
+            # the subject-appended form; a wildcard cannot be published to, so it goes in the body
             subject, payload = subj.direct_get_last(self.prefix, stream, last_by_subj), b""
         else:
             subject, payload = subj.direct_get(self.prefix, stream), _encode_body(_get_body(seq, last_by_subj, next_by_subj))
@@ -334,6 +348,10 @@ def _config(cls: Any, config: Any, params: dict[str, Any]) -> Any:
 
         return dataclasses.replace(config, **params)
     return config
+
+
+def _has_wildcard(subject: str) -> bool:
+    return any(tok in ("*", ">") for tok in subject.split("."))
 
 
 def _get_body(seq: Optional[int], last_by_subj: Optional[str], next_by_subj: Optional[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``JsMsg``: a message delivered by a consumer, with its ACK metadata parsed once."""
+"""``JsMsg``: a message delivered by a consumer; its ACK metadata is parsed on first use."""
 
 from __future__ import annotations
 
@@ -13,16 +13,26 @@ __all__ = ["JsMsg"]
 
 class JsMsg:
     """``subject`` is the stream subject the message was stored on; ``metadata`` carries the
-    stream and consumer sequences, delivery count, pending count and timestamp."""
+    stream and consumer sequences, delivery count, pending count and timestamp (parsed from the
+    ACK reply subject the first time it is read, unless the consumer already passed it in)."""
 
-    __slots__ = ("subject", "data", "reply", "metadata", "_msg")
+    __slots__ = ("subject", "data", "reply", "_meta", "_seq", "_msg")
 
-    def __init__(self, msg: Msg, metadata: AckMetadata) -> None:
+    def __init__(self, msg: Msg, metadata: Optional[AckMetadata] = None, *, seq: int = 0) -> None:
         self.subject = msg.subject
         self.data = msg.data
         self.reply = msg.reply
-        self.metadata = metadata
+        self._meta = metadata
+        self._seq = seq
         self._msg = msg
+
+    @property
+    def metadata(self) -> AckMetadata:
+        """Raises InvalidAckSubjectError if the reply subject is not a JetStream ACK subject."""
+        meta = self._meta
+        if meta is None:
+            meta = self._meta = AckMetadata.from_reply(self.reply)
+        return meta
 
     @property
     def headers(self) -> Optional[Headers]:
@@ -34,7 +44,8 @@ class JsMsg:
 
     @property
     def seq(self) -> int:
-        return self.metadata.stream_seq
+        """The stream sequence."""
+        return self._seq or self.metadata.stream_seq
 
     async def ack(self) -> None:
         """Acknowledge (only meaningful for consumers with an ack policy)."""

@@ -81,6 +81,7 @@ class OrderedConsumer:
         self._bytes_limit = pending_bytes_limit
         self._sub: Any = None
         self.name = ""
+        self._ack_prefix = "\x00"  # matches no reply subject until a consumer exists
         self._expected_cseq = 1
         self._last_sseq = 0
         self._started = False
@@ -147,8 +148,9 @@ class OrderedConsumer:
         return cfg
 
     async def _create(self, cfg: dict[str, Any]) -> None:
-        self.name = next_nuid()[:16]
+        self.name = next_nuid()  # all 22 chars: NUIDs made in a row share their first 16
         cfg["name"] = self.name
+        self._ack_prefix = f"$JS.ACK.{self.stream}.{self.name}."  # v1 ACK subjects of this consumer
         inbox = self._nc.new_inbox()
         cfg["deliver_subject"] = inbox
         # Subscribe before creating the consumer so no early message can be missed.
@@ -214,11 +216,12 @@ class OrderedConsumer:
     async def __anext__(self) -> JsMsg:
         if not self._started:
             await self.start()
-        stall_after = 2 * self.idle_heartbeat
         idle = self.idle_timeout
-        loop = asyncio.get_running_loop()
-        if not self._last_data:
-            self._last_data = loop.time()
+        loop: Any = None
+        if idle is not None:
+            loop = asyncio.get_running_loop()
+            if not self._last_data:
+                self._last_data = loop.time()
         while True:
             if self._closed:
                 raise StopAsyncIteration
@@ -226,14 +229,22 @@ class OrderedConsumer:
             if sub is None:
                 await self._reset()
                 continue
-            wait = stall_after
-            if idle is not None:
-                remaining = self._last_data + idle - loop.time()
-                if remaining <= 0:
-                    raise NatsTimeoutError(f"no data from {self.stream} for {idle}s")
-                wait = min(wait, remaining)
             try:
-                msg: Msg = await sub.next_msg(timeout=wait)
+                if sub.pending_msgs and idle is None:
+                    msg: Msg = await sub.__anext__()  # queued already: no timer needed
+                else:
+                    wait = 2 * self.idle_heartbeat
+                    if idle is not None:
+                        remaining = self._last_data + idle - loop.time()
+                        if remaining <= 0:
+                            raise NatsTimeoutError(f"no data from {self.stream} for {idle}s")
+                        wait = min(wait, remaining)
+                    msg = await sub.next_msg(timeout=wait)
+            except StopAsyncIteration:  # the subscription ended (unsubscribed / connection closed)
+                if self._closed:
+                    raise
+                await self._reset()
+                continue
             except NatsTimeoutError:
                 if idle is not None and loop.time() - self._last_data >= idle:
                     raise NatsTimeoutError(f"no data from {self.stream} for {idle}s") from None
@@ -245,21 +256,33 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             reply = msg.reply
-            if msg.raw_headers is not None and not msg.data and (not reply or reply.startswith("$JS.FC.")):
-                if await self._control(msg):
-                    continue
+            prefix = self._ack_prefix
+            if reply.startswith(prefix):
+                # Fast path for the usual 9-token ACK subject of the current consumer: read only the
+                # three numbers the consumer needs; JsMsg.metadata parses the rest if asked.
+                try:
+                    _, sseq_s, cseq_s, _, pending_s = reply[len(prefix) :].split(".")
+                    cseq, sseq, pending_n = int(cseq_s), int(sseq_s), int(pending_s)
+                except ValueError:
+                    meta = AckMetadata.from_reply(reply)  # raises InvalidAckSubjectError
+                    cseq, sseq, pending_n = meta.consumer_seq, meta.stream_seq, meta.num_pending
+            elif msg.raw_headers is not None and not msg.data and (not reply or reply.startswith("$JS.FC.")):
+                await self._control(msg)
                 continue
-            meta = AckMetadata.from_reply(reply)
-            if meta.consumer_seq != self._expected_cseq:
+            else:
+                meta = AckMetadata.from_reply(reply)  # e.g. the >= 11-token layout
+                cseq, sseq, pending_n = meta.consumer_seq, meta.stream_seq, meta.num_pending
+            if cseq != self._expected_cseq:
                 await self._reset()
                 continue
-            self._expected_cseq = meta.consumer_seq + 1
-            self._last_data = loop.time()
-            self._last_sseq = meta.stream_seq
-            self.num_pending = meta.num_pending
-            if meta.num_pending == 0:
+            self._expected_cseq = cseq + 1
+            if idle is not None:
+                self._last_data = loop.time()
+            self._last_sseq = sseq
+            self.num_pending = pending_n
+            if pending_n == 0:
                 self.caught_up = True
-            return JsMsg(msg, meta)
+            return JsMsg(msg, seq=sseq)
 
     async def _control(self, msg: Msg) -> bool:
         """Handle a status message (heartbeat, flow control, 409 consumer deleted)."""

@@ -184,7 +184,8 @@ class Publisher:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._window: Optional[asyncio.Future] = None
         self._error: Optional[BaseException] = None
-        self._retrying = 0
+        self._retrying = 0  # messages waiting to be resent: they keep their window slot
+        self._retry_tasks: set[asyncio.Task] = set()
         self.acked = 0
         self.acked_bytes = 0
         self.last_seq = 0
@@ -221,13 +222,16 @@ class Publisher:
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
+        for task in list(self._retry_tasks):
+            task.cancel()
         if self._sub is not None and not self._nc.is_closed:
             await self._sub.unsubscribe()
         self._sub = None
 
     @property
     def pending(self) -> int:
-        return len(self._inflight)
+        """Messages in the window: awaiting an ack or waiting to be resent."""
+        return len(self._inflight) + self._retrying
 
     @property
     def pending_bytes(self) -> int:
@@ -248,8 +252,9 @@ class Publisher:
             payload = bytes(payload)
         size = len(payload)
         inflight = self._inflight
-        while inflight and (
-            len(inflight) >= self.max_pending_msgs or self._inflight_bytes + size > self.max_pending_bytes
+        while (inflight or self._retrying) and (
+            len(inflight) + self._retrying >= self.max_pending_msgs
+            or self._inflight_bytes + size > self.max_pending_bytes
         ):
             await self._wait_window()
             if self._error is not None:
@@ -281,7 +286,7 @@ class Publisher:
             pass
 
     async def _drain_quietly(self) -> None:
-        while self._inflight and self._error is None:
+        while (self._inflight or self._retrying) and self._error is None:
             await self._wait_window()
 
     def _wait_window(self) -> asyncio.Future:
@@ -354,17 +359,20 @@ class Publisher:
             return
         entry.attempts += 1
         self._retrying += 1
-        self._loop.create_task(self._resend(entry))
+        self._inflight_bytes += entry.size  # the message keeps its window slot while it waits
+        task = self._loop.create_task(self._resend(entry))
+        self._retry_tasks.add(task)
+        task.add_done_callback(self._retry_tasks.discard)
 
     async def _resend(self, entry: _Pending) -> None:
         try:
             await asyncio.sleep(self.retry_wait)
             if self._error is not None or self._sub is None:
+                self._inflight_bytes -= entry.size
                 return
             token = str(next(self._tokens))
             entry.sent = self._loop.time()
             self._inflight[token] = entry
-            self._inflight_bytes += entry.size
             await self._nc.publish(entry.subject, entry.payload, reply=self._prefix + token, headers=entry.headers)
         except Exception as err:  # noqa: BLE001
             self._fail(err)
