@@ -60,6 +60,10 @@ _MAX_LINE = MAX_CONTROL_LINE + 2  # a control line with its CRLF
 # subject plus sid (and JetStream adds a long ack reply), and a big cluster's INFO lists many
 # connect_urls. nats.go does not limit these at all; we bound them generously.
 _INBOUND_CONTROL_LINE = 64 * 1024
+# The server's max_payload limits what clients publish; replies the server builds itself (a
+# STREAM.INFO with many subjects, a STREAM.LIST page) can be larger. Incoming frames are bounded
+# by this instead, so memory stays bounded without killing the connection on a big API reply.
+_INBOUND_MAX_PAYLOAD = 64 * 1024 * 1024
 
 Payload = Union[bytes, bytearray, memoryview]
 _BAD_REPLY = re.compile(r"[\x00-\x20\x7f]")
@@ -159,7 +163,7 @@ class Connection:
         self._state = ConnectionState.CONNECTING
         self._proto: Optional[_NatsProtocol] = None
         self._transport: Optional[asyncio.Transport] = None
-        self._parser = Parser(_INBOUND_CONTROL_LINE)
+        self._parser = Parser(_INBOUND_CONTROL_LINE, _INBOUND_MAX_PAYLOAD)
         self._info: dict[str, Any] = {}
         self.max_payload = DEFAULT_MAX_PAYLOAD
         # Outbound parts, flushed once per loop turn.
@@ -256,7 +260,7 @@ class Connection:
         opts = self.options
         server.last_attempt = time.monotonic()
         self._pool.current = server
-        self._parser = Parser(_INBOUND_CONTROL_LINE)
+        self._parser = Parser(_INBOUND_CONTROL_LINE, _INBOUND_MAX_PAYLOAD)
         self._handshake = asyncio.Queue()
         tls_wanted = server.tls or opts.wants_tls()
         hostname = opts.tls_hostname or server.host
@@ -404,7 +408,7 @@ class Connection:
         mp = info.get("max_payload")
         if isinstance(mp, int) and mp > 0:
             self.max_payload = mp
-            self._parser.max_payload = mp
+            self._parser.max_payload = max(mp, _INBOUND_MAX_PAYLOAD)
         urls = info.get("connect_urls")
         if urls:
             self._pool.add_discovered(urls)

@@ -608,3 +608,21 @@ async def test_next_msg_timeout_and_cancel_are_prompt(nats_url):
         assert task in done  # cancelled or completed, never stuck
         got = await sub.next_msg(timeout=2) if task.cancelled() else task.result()
         assert got.data == b"1"
+
+
+async def test_server_replies_larger_than_max_payload_are_accepted(server_factory):
+    # max_payload limits what clients publish; the server's own API replies may be larger.
+    import jetstream
+    import protocol
+
+    srv = server_factory("max_payload: 4096")
+    nc = await protocol.connect(srv.url, allow_reconnect=False)
+    async with nc:
+        assert nc.max_payload == 4096
+        js = jetstream.JetStream(nc)
+        for i in range(10):
+            await js.add_stream(name=f"S{i}", subjects=[f"s{i}"], storage="memory")
+        infos = await js.streams_info()  # a reply of several KiB
+        assert len(infos) == 10
+        with pytest.raises(protocol.MaxPayloadError):
+            await nc.publish("x", b"y" * 5000)  # still enforced outbound
