@@ -354,14 +354,18 @@ async def test_garbage_after_valid_frames_closes_with_protocol_error(fake):
         await nc.close()
 
 
-async def test_announced_size_above_info_max_payload_fails_at_once(fake):
+async def test_announced_size_above_inbound_limit_fails_at_once(fake):
+    # INFO.max_payload bounds what we publish; incoming frames are bounded by the connection's
+    # inbound limit (64 MiB), so a bigger announced size fails before any byte is buffered.
     srv = await fake(info={"server_id": "F", "headers": True, "max_payload": 1024})
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
         assert nc.max_payload == 1024
         sub = await nc.subscribe("foo")
         await srv.wait_for(b"SUB foo 1\r\n")
-        srv.send(b"MSG foo 1 5000\r\n")  # the 5000 bytes never come
+        srv.send(b"MSG foo 1 5000\r\n" + b"x" * 5000 + b"\r\n")  # above max_payload: accepted
+        assert (await asyncio.wait_for(sub.__anext__(), 2)).data == b"x" * 5000
+        srv.send(b"MSG foo 1 %d\r\n" % (64 * 1024 * 1024 + 1))  # those bytes never come
         await _wait_closed(nc, 2)
         assert isinstance(nc.last_error, ProtocolError)
         with pytest.raises(ProtocolError):
