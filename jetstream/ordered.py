@@ -214,13 +214,16 @@ class OrderedConsumer:
 
     # Iteration ---------------------------------------------------------------------------------
     async def __anext__(self) -> JsMsg:
+        return await self._next(None)
+
+    async def _next(self, deadline: Optional[float]) -> JsMsg:
         if not self._started:
             await self.start()
         idle = self.idle_timeout
         loop: Any = None
-        if idle is not None:
+        if idle is not None or deadline is not None:
             loop = asyncio.get_running_loop()
-            if not self._last_data:
+            if idle is not None and not self._last_data:
                 self._last_data = loop.time()
         while True:
             if self._closed:
@@ -230,7 +233,7 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             try:
-                if sub.pending_msgs and idle is None:
+                if sub.pending_msgs and idle is None and deadline is None:
                     msg: Msg = await sub.__anext__()  # queued already: no timer needed
                 else:
                     wait = 2 * self.idle_heartbeat
@@ -239,6 +242,10 @@ class OrderedConsumer:
                         if remaining <= 0:
                             raise NatsTimeoutError(f"no data from {self.stream} for {idle}s")
                         wait = min(wait, remaining)
+                    if deadline is not None:
+                        wait = min(wait, deadline - loop.time())
+                        if wait <= 0:
+                            raise NatsTimeoutError(f"no message from ordered consumer on {self.stream} in time")
                     msg = await sub.next_msg(timeout=wait)
             except StopAsyncIteration:  # the subscription ended (unsubscribed / connection closed)
                 if self._closed:
@@ -246,6 +253,8 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             except NatsTimeoutError:
+                if deadline is not None and loop.time() >= deadline:
+                    raise NatsTimeoutError(f"no message from ordered consumer on {self.stream} in time") from None
                 if idle is not None and loop.time() - self._last_data >= idle:
                     raise NatsTimeoutError(f"no data from {self.stream} for {idle}s") from None
                 await self._reset()  # no data and no heartbeat for two intervals
@@ -307,8 +316,7 @@ class OrderedConsumer:
     async def next(self, timeout: Optional[float] = None) -> JsMsg:
         """The next message, or :class:`NatsTimeoutError` after ``timeout`` seconds."""
         if timeout is None:
-            return await self.__anext__()
-        try:
-            return await asyncio.wait_for(self.__anext__(), timeout)
-        except asyncio.TimeoutError:
-            raise NatsTimeoutError(f"no message from ordered consumer on {self.stream} within {timeout}s") from None
+            return await self._next(None)
+        # A deadline checked inside the loop, not asyncio.wait_for: wait_for can swallow a
+        # cancellation on 3.10/3.11 when a heartbeat arrives at the same moment.
+        return await self._next(asyncio.get_running_loop().time() + timeout)

@@ -132,6 +132,11 @@ async def publish(
     raise AssertionError("unreachable")
 
 
+def _wake_future(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class _Pending:
     __slots__ = ("subject", "payload", "headers", "size", "sent", "attempts")
 
@@ -211,7 +216,7 @@ class Publisher:
             if exc_type is None:
                 await self.wait()
             else:
-                await self._settle(min(self.timeout, 2.0))
+                await self.settle(min(self.timeout, 2.0))
         finally:
             await self.close()
 
@@ -279,15 +284,21 @@ class Publisher:
         if self._error is not None:
             raise self._error
 
-    async def _settle(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._drain_quietly(), timeout)
-        except asyncio.TimeoutError:
-            pass
-
-    async def _drain_quietly(self) -> None:
-        while (self._inflight or self._retrying) and self._error is None:
-            await self._wait_window()
+    async def settle(self, timeout: Optional[float] = None) -> None:
+        """After an error: wait (bounded) until no message is in flight any more, so a caller's
+        cleanup (e.g. purging partial chunks) runs after the last one was stored or refused.
+        ``timeout`` defaults to twice the ack timeout. Never raises the publish error."""
+        deadline = self._loop.time() + (timeout if timeout is not None else 2 * self.timeout)
+        while self._inflight or self._retrying:
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                return
+            w = self._wait_window()
+            handle = self._loop.call_later(remaining, _wake_future, w)
+            try:
+                await w
+            finally:
+                handle.cancel()
 
     def _wait_window(self) -> asyncio.Future:
         w = self._window

@@ -180,7 +180,7 @@ class ObjectStore:
                     # Every chunk already sent must be settled (stored or refused) before the
                     # purge below: one stored after the purge would leak (e.g. max_bytes: the
                     # purge frees room for the chunks still in flight).
-                    await asyncio.shield(_settle(pub))
+                    await asyncio.shield(pub.settle())
                     raise
                 finally:
                     await pub.close()
@@ -581,14 +581,6 @@ class ObjectWatcher:
     async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
         """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
         return await self._take(timeout)
-
-
-async def _settle(pub: Any) -> None:
-    """Wait (bounded by the publisher's ack timeout) until no message of ``pub`` is in flight."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + pub.timeout * 2
-    while pub.pending and loop.time() < deadline:
-        await asyncio.sleep(0.005)
 
 
 _WRITE_BATCH = 1024 * 1024

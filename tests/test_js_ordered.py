@@ -418,3 +418,25 @@ async def test_concurrent_ordered_consumers(js: jetstream.JetStream) -> None:
     assert [m.seq for m in got[2]] == list(range(1, 51, 2))
     assert [m.seq for m in got[3]] == list(range(2, 51, 2))
     assert (await js.stream_info("CC")).state.consumer_count == 0
+
+
+async def test_next_timeout_on_idle_stream_with_heartbeats(nats_url):
+    # next(timeout) must return on time even when heartbeats arrive around the deadline.
+    import asyncio
+
+    import jetstream
+    import protocol
+
+    nc = await protocol.connect(nats_url)
+    async with nc:
+        js = jetstream.JetStream(nc)
+        await js.add_stream(name="IDLEHB", subjects=["idlehb.>"], storage="memory")
+        async with js.ordered_consumer("IDLEHB", filter_subject="idlehb.>", idle_heartbeat=0.1) as oc:
+            loop = asyncio.get_running_loop()
+            for _ in range(3):
+                t0 = loop.time()
+                with pytest.raises(protocol.NatsTimeoutError):
+                    await oc.next(timeout=0.3)
+                assert loop.time() - t0 < 1.5
+            await js.publish("idlehb.a", b"x")
+            assert (await oc.next(timeout=2)).data == b"x"
