@@ -20,6 +20,11 @@ Source = Union[bytes, bytearray, memoryview, str, Any]
 _FILE_BLOCK = 4 * 1024 * 1024
 
 
+async def _as_async(items: Any) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
 async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[bytes]:
     if chunk_size < 1:
         raise BadObjectMetaError("chunk size must be positive")
@@ -54,21 +59,10 @@ async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[bytes]:
                 return
             async for chunk in iter_chunks(bytes(buf) if not isinstance(buf, bytes) else buf, chunk_size):
                 yield chunk
-    if hasattr(data, "__aiter__"):
+    if hasattr(data, "__aiter__") or hasattr(data, "__iter__"):
+        pieces = data if hasattr(data, "__aiter__") else _as_async(data)
         pending = bytearray()
-        async for piece in data:
-            if isinstance(piece, str):
-                piece = piece.encode("utf-8")
-            pending += piece
-            while len(pending) >= chunk_size:
-                yield bytes(pending[:chunk_size])
-                del pending[:chunk_size]
-        if pending:
-            yield bytes(pending)
-        return
-    if hasattr(data, "__iter__"):
-        pending = bytearray()
-        for piece in data:
+        async for piece in pieces:
             if isinstance(piece, str):
                 piece = piece.encode("utf-8")
             pending += piece
