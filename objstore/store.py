@@ -20,8 +20,10 @@ from jetstream import (
     JetStreamNotEnabledError,
     MessageNotFoundError,
     OrderedConsumer,
+    StoredMsg,
     StreamInfo,
     StreamNotFoundError,
+    WrongLastSequenceError,
 )
 from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
 from protocol import Headers, NatsError, NatsTimeoutError, next_nuid
@@ -36,6 +38,7 @@ from .errors import (
     ObjectAlreadyExists,
     ObjectDeletedError,
     ObjectNotFoundError,
+    ObjectStoreError,
 )
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus
 from .reader import DEFAULT_IDLE_TIMEOUT, ObjectReader
@@ -45,6 +48,8 @@ from .writer import Source, iter_chunks
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 _ROLLUP = Headers({HDR_ROLLUP: ROLLUP_SUBJECT})
+_KNOWN_MAX = 4096
+_REPLACE_ATTEMPTS = 10
 Progress = Callable[[int, Optional[int]], Any]
 
 
@@ -62,6 +67,7 @@ class ObjectStore:
         self.replicas = cfg.num_replicas or 1
         self._direct = self.replicas == 1 and bool(cfg.allow_direct)
         self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
+        self._known: dict[str, None] = {}
 
     def __repr__(self) -> str:
         return f"<ObjectStore bucket={self.bucket!r}>"
@@ -70,6 +76,15 @@ class ObjectStore:
     async def get_info(self, name: str, show_deleted: bool = False) -> ObjectInfo:
         """The object's info. Raises ObjectNotFoundError, ObjectDeletedError (a subclass, when it
         was deleted and ``show_deleted`` is false), BadObjectMetaError, BucketNotFoundError."""
+        stored = await self._fetch_meta(name)
+        info = _parse_meta(stored.data)
+        info.mtime = stored.time or info.mtime
+        if info.deleted and not show_deleted:
+            raise ObjectDeletedError(f"object {name!r} was deleted")
+        return info
+
+    async def _fetch_meta(self, name: str) -> StoredMsg:
+        """The stored meta message of ``name``. Raises ObjectNotFoundError, BucketNotFoundError."""
         validate_object_name(name)
         subject = meta_subject(self.bucket, name)
         try:
@@ -83,14 +98,20 @@ class ObjectStore:
             else:  # read-after-write consistent on replicated buckets
                 stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
         except MessageNotFoundError:
+            self._known.pop(name, None)
             raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket!r}") from None
         except StreamNotFoundError as err:
             raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
-        info = _parse_meta(stored.data)
-        info.mtime = stored.time or info.mtime
-        if info.deleted and not show_deleted:
-            raise ObjectDeletedError(f"object {name!r} was deleted")
-        return info
+        self._remember(name)
+        return stored
+
+    def _remember(self, name: str) -> None:
+        """Names seen to exist here: ``put`` looks up the previous version only for those."""
+        known = self._known
+        if name not in known:
+            if len(known) >= _KNOWN_MAX:
+                del known[next(iter(known))]
+            known[name] = None
 
     async def _maybe_info(self, name: str) -> Optional[ObjectInfo]:
         try:
@@ -152,9 +173,10 @@ class ObjectStore:
             metadata=dict(metadata) if metadata else None,
             options=ObjectMetaOptions(max_chunk_size=cs),
         )
-        # The previous version is looked up while the chunks are being sent (its chunks are
-        # purged only after the new meta is acknowledged).
-        existing_task = asyncio.get_running_loop().create_task(self._previous(name))
+        # For a name known to exist, the previous version is looked up while the chunks are
+        # sent; for others the meta is published expecting no previous version, and a conflict
+        # reports the sequence of the one that exists (see _publish_meta_replacing).
+        existing_task = asyncio.get_running_loop().create_task(self._previous(name)) if name in self._known else None
         try:
             if total is not None and total <= cs:
                 # One chunk at most: a plain acknowledged publish, no pipeline to set up.
@@ -186,11 +208,12 @@ class ObjectStore:
                     await pub.close()
             info.size, info.chunks = size, chunks
             info.digest = encode_digest(sha.digest())
-            existing = await existing_task
+            existing, existing_seq = await existing_task if existing_task is not None else (None, 0)
             info.mtime = datetime.now(timezone.utc)
-            await self._publish_meta(info)
+            existing = await self._publish_meta_replacing(info, existing, existing_seq)
         except BaseException:
-            existing_task.cancel()
+            if existing_task is not None:
+                existing_task.cancel()
             await asyncio.shield(self._purge_quietly(subject))
             raise
         if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
@@ -199,12 +222,46 @@ class ObjectStore:
             progress(size, total)
         return info
 
-    async def _previous(self, name: str) -> Optional[ObjectInfo]:
-        """The current version of ``name`` (deleted included), or None; unreadable meta counts as none."""
+    async def _previous(self, name: str) -> tuple[Optional[ObjectInfo], int]:
+        """The current version of ``name`` (deleted included) and its sequence; ``(None, 0)`` when
+        there is none. Unreadable meta gives ``(None, seq)``: it is replaced, its chunks unknown."""
         try:
-            return await self.get_info(name, show_deleted=True)
-        except (ObjectNotFoundError, BadObjectMetaError):
+            stored = await self._fetch_meta(name)
+        except ObjectNotFoundError:
+            return None, 0
+        try:
+            return _parse_meta(stored.data), stored.seq
+        except BadObjectMetaError:
+            return None, stored.seq
+
+    async def _version_at(self, seq: int) -> Optional[ObjectInfo]:
+        try:
+            stored = await self._js.get_msg(self.stream_name, seq)
+            return _parse_meta(stored.data)
+        except (MessageNotFoundError, BadObjectMetaError):
             return None
+
+    async def _publish_meta_replacing(self, info: ObjectInfo, previous: Optional[ObjectInfo], expected: int) -> Optional[ObjectInfo]:
+        """Publish ``info``'s meta only if the meta subject's last sequence is ``expected`` (0: no
+        meta yet), so concurrent puts of one name never orphan each other's chunks. On a conflict
+        the server names the current sequence: read that version and try again. Returns the
+        version that was replaced (whose chunks the caller purges)."""
+        payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
+        subject = meta_subject(self.bucket, info.name)
+        for _ in range(_REPLACE_ATTEMPTS):
+            try:
+                await self._js.publish(subject, payload, headers=_ROLLUP, expected_last_subject_seq=expected)
+            except WrongLastSequenceError as err:
+                seq = err.last_seq
+                if seq is None:
+                    previous, seq = await self._previous(info.name)
+                else:
+                    previous = await self._version_at(seq)
+                expected = seq
+                continue
+            self._remember(info.name)
+            return previous
+        raise ObjectStoreError(f"object {info.name!r} kept changing under concurrent updates; put abandoned")
 
     async def _publish_meta(self, info: ObjectInfo) -> None:
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")

@@ -1102,3 +1102,39 @@ async def test_get_writeinto_memory_is_small(store: objstore.ObjectStore, tmp_pa
     peak = await _traced_peak(copy)
     assert path.stat().st_size == LARGE
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB in get(writeinto=)"
+
+
+# --- replacing versions: compare-and-set on the meta subject ------------------------------------
+
+
+async def test_put_over_object_unknown_to_this_client_purges_its_chunks(js, nats_url) -> None:
+    store = await js.create_object_store(bucket="b")
+    await store.put("doc", payload(300_000, 1))  # 3 chunks, written by "another" client below
+    other = await objstore.connect(nats_url)
+    try:
+        fresh = await other.jetstream().object_store("b")  # knows nothing about "doc"
+        info = await fresh.put("doc", payload(10, 2))
+        assert await fresh.get("doc") == payload(10, 2)
+    finally:
+        await other.close()
+    counts = await subject_counts(js)
+    assert counts == {meta_subject("b", "doc"): 1, chunk_subject("b", info.nuid): 1}
+
+
+async def test_concurrent_puts_of_one_name_leave_no_orphaned_chunks(js, nats_url) -> None:
+    await js.create_object_store(bucket="b")
+    clients = [await objstore.connect(nats_url) for _ in range(3)]
+    try:
+        stores = [await c.jetstream().object_store("b") for c in clients]
+        datas = [payload(200_000 + i, i) for i in range(6)]
+        results = await asyncio.gather(*(stores[i % 3].put("same", d) for i, d in enumerate(datas)))
+        final = await stores[0].get_info("same")
+        assert final.nuid in {r.nuid for r in results}
+        got = await stores[1].get("same")
+        assert got == datas[[r.nuid for r in results].index(final.nuid)]
+        counts = await subject_counts(js)
+        chunk_subjects = [s for s in counts if s.startswith("$O.b.C.")]
+        assert chunk_subjects == [chunk_subject("b", final.nuid)]  # every other version purged
+    finally:
+        for c in clients:
+            await c.close()
