@@ -253,8 +253,10 @@ class Publisher:
             raise self._error
         if self._sub is None:
             await self.start()
-        if type(payload) is not bytes:
-            payload = bytes(payload)
+        if type(payload) is not bytes and not (
+            type(payload) is memoryview and payload.readonly and type(payload.obj) is bytes and payload.itemsize == 1
+        ):
+            payload = bytes(payload)  # kept for retries: must not change under us
         size = len(payload)
         inflight = self._inflight
         while (inflight or self._retrying) and (

@@ -1,7 +1,9 @@
 """Chunking a source for ``put``: every accepted input kind becomes an async iterator of
 ``bytes`` chunks of at most ``chunk_size`` (the last may be shorter).
 
-Bytes are sliced (one copy per chunk, which the publisher then passes through untouched);
+``bytes`` become read-only memoryview slices (no copy: the connection passes views over
+immutable bytes to the transport as they are); bytearray and memoryview sources are copied once
+per chunk, since the caller may change them;
 files are read in large blocks in a worker thread so the event loop never blocks on disk;
 async and sync iterables are re-chunked through one reused ``bytearray``.
 """
@@ -25,7 +27,7 @@ async def _as_async(items: Any) -> AsyncIterator[Any]:
         yield item
 
 
-async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[bytes]:
+async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[Union[bytes, memoryview]]:
     if chunk_size < 1:
         raise BadObjectMetaError("chunk size must be positive")
     if isinstance(data, str):
@@ -36,8 +38,11 @@ async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[bytes]:
             if n:
                 yield data
             return
+        # Read-only views over the immutable bytes: no copy here, and the publish path passes
+        # such views through to the transport untouched.
+        view = memoryview(data)
         for i in range(0, n, chunk_size):
-            yield data[i : i + chunk_size]
+            yield view[i : i + chunk_size]
         return
     if isinstance(data, (bytearray, memoryview)):
         view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)

@@ -141,6 +141,18 @@ class _RequestMux(Subscription):
             fut.set_result(msg)
 
 
+def _immutable_view(payload: Any) -> bool:
+    """A read-only byte memoryview over a ``bytes`` object: nobody can change it, so it is passed
+    through to ``writelines`` like ``bytes`` (no copy)."""
+    return (
+        type(payload) is memoryview
+        and payload.readonly
+        and type(payload.obj) is bytes
+        and payload.contiguous
+        and payload.itemsize == 1
+    )
+
+
 def _encoded_reply(reply: str) -> bytes:
     """Reply subjects are mostly unique (one per request): validated, never cached."""
     if _BAD_REPLY.search(reply) or not reply:
@@ -588,8 +600,8 @@ class Connection:
         if state is ConnectionState.CLOSED:
             raise ConnectionClosedError("connection is closed")
         subj = self._subject_cache.get(subject) or self._encoded_subject(subject)
-        if type(payload) is not bytes:
-            payload = bytes(payload)
+        if type(payload) is not bytes and not _immutable_view(payload):
+            payload = bytes(payload)  # the caller may reuse a mutable buffer once we return
         plen = len(payload)
         if headers or (type(headers) is Headers and headers.status):
             hdr = encode_headers(headers)
