@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import pytest
+
+import objstore
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:  # `import harness` works whatever pytest's import mode
@@ -68,3 +70,24 @@ def nats_cluster() -> Iterator[NatsCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+# Object-store fixtures shared by the objstore test files (files that define their own ``nc`` or
+# ``js`` fixtures override these).
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[objstore.Client]:
+    conn = await objstore.connect(nats_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def js(nc: objstore.Client) -> objstore.JetStreamContext:
+    return nc.jetstream()
+
+
+@pytest.fixture
+async def store(js: objstore.JetStreamContext) -> objstore.ObjectStore:
+    return await js.create_object_store(bucket="b")

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from events_util import wait_event
+
 from harness import NatsCluster
 from protocol import NatsTimeoutError, NoRespondersError, StatusEvent, connect
 
@@ -24,22 +26,6 @@ pytestmark = pytest.mark.timeout(60)
 FAST = {"reconnect_time_wait": 0.1, "reconnect_jitter": 0.02, "connect_timeout": 0.5, "max_reconnect_attempts": -1}
 
 
-async def wait_event(events, kind: str, timeout: float = 10.0) -> list[StatusEvent]:
-    """Consume ``events`` until one of ``kind``; return everything seen (that one last)."""
-    seen: list[StatusEvent] = []
-
-    async def run() -> None:
-        async for ev in events:
-            seen.append(ev)
-            if ev.kind == kind:
-                return
-        raise AssertionError(f"event stream ended before {kind!r}: {seen}")
-
-    try:
-        await asyncio.wait_for(run(), timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"no {kind!r} event within {timeout}s; saw {seen}") from None
-    return seen
 
 
 async def eventually(predicate, timeout: float = 5.0, what: str = "condition") -> None:

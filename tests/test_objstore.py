@@ -43,25 +43,6 @@ pytestmark = pytest.mark.timeout(30)
 CS = objstore.DEFAULT_CHUNK_SIZE
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[objstore.Client]:
-    conn = await objstore.connect(nats_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-def js(nc: objstore.Client) -> objstore.JetStreamContext:
-    return nc.jetstream()
-
-
-@pytest.fixture
-async def store(js: objstore.JetStreamContext) -> objstore.ObjectStore:
-    return await js.create_object_store(bucket="b")
-
-
 def payload(n: int, seed: int = 0) -> bytes:
     """Deterministic non-repeating-ish bytes (cheap for several MiB)."""
     block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
@@ -735,9 +716,13 @@ async def test_watch_timeouts_lose_nothing(store: objstore.ObjectStore) -> None:
                 await store.put(f"o{i}", b"x")
                 await asyncio.sleep(0)
 
-        task = asyncio.get_running_loop().create_task(producer())
         names: list[str] = []
         timeouts = 0
+        try:  # nothing is written yet: a guaranteed timeout before the race below
+            await w.updates(0.01)
+        except NatsTimeoutError:
+            timeouts += 1
+        task = asyncio.get_running_loop().create_task(producer())
         while len(names) < 30:
             try:
                 info = await w.updates(0.0005)

@@ -46,25 +46,6 @@ CS = objstore.DEFAULT_CHUNK_SIZE
 QUICK = 5.0  # every detection below must be this fast (no hang on missing data)
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[objstore.Client]:
-    conn = await objstore.connect(nats_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-def js(nc: objstore.Client) -> objstore.JetStreamContext:
-    return nc.jetstream()
-
-
-@pytest.fixture
-async def store(js: objstore.JetStreamContext) -> objstore.ObjectStore:
-    return await js.create_object_store(bucket="b")
-
-
 async def state(js, bucket: str = "b") -> tuple[int, int]:
     st = (await js.stream_info(f"OBJ_{bucket}")).state
     return st.messages, st.bytes

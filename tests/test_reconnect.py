@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from events_util import wait_event
+
 from protocol import (
     ConnectionClosedError,
     ConnectionState,
@@ -29,22 +31,6 @@ FAST = {"reconnect_time_wait": 0.1, "reconnect_jitter": 0.02, "connect_timeout":
 LDM_CONF = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "0.1s"'
 
 
-async def wait_event(events, kind: str, timeout: float = 10.0) -> list[StatusEvent]:
-    """Consume ``events`` until one of ``kind``; return everything seen (that one last)."""
-    seen: list[StatusEvent] = []
-
-    async def run() -> None:
-        async for ev in events:
-            seen.append(ev)
-            if ev.kind == kind:
-                return
-        raise AssertionError(f"event stream ended before {kind!r}: {seen}")
-
-    try:
-        await asyncio.wait_for(run(), timeout)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"no {kind!r} event within {timeout}s; saw {seen}") from None
-    return seen
 
 
 async def wait_state(nc, state: ConnectionState, timeout: float = 5.0) -> None:
