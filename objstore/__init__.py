@@ -33,8 +33,9 @@ from .models import (
     ObjectStoreStatus,
 )
 from .reader import ObjectReader
-from .store import ObjectStore, ObjectWatcher
+from .store import ObjectStore
 from .subjects import VALID_BUCKET_PATTERN as VALID_BUCKET_RE
+from .watch import ObjectWatcher
 
 # Seed constants (nats-py names).
 OBJ_ALL_CHUNKS_PRE_TEMPLATE = "$O.{bucket}.C.>"

@@ -10,6 +10,7 @@ read-modify-write (``update_meta``, ``delete``) never drops what another client 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
@@ -32,6 +33,7 @@ __all__ = [
     "ObjectStoreStatus",
     "headers_from_json",
     "headers_to_json",
+    "parse_meta",
 ]
 
 DEFAULT_CHUNK_SIZE = 128 * 1024
@@ -240,6 +242,15 @@ class ObjectInfo:
             if isinstance(err, BadObjectMetaError):
                 raise
             raise BadObjectMetaError(f"invalid object meta: {err}") from err
+
+
+def parse_meta(data: bytes) -> ObjectInfo:
+    """A stored meta message's payload -> :class:`ObjectInfo`. Raises :class:`BadObjectMetaError`."""
+    try:
+        obj = json.loads(data)
+    except ValueError as err:
+        raise BadObjectMetaError(f"object meta is not valid JSON: {err}") from err
+    return ObjectInfo.from_json(obj)
 
 
 def _ttl_seconds(ttl: Union[timedelta, float, int, None]) -> Optional[float]:

@@ -5,11 +5,15 @@ on the object's chunk subject, whose flow control keeps the in-flight window sma
 object size. Size, chunk count and SHA-256 are checked when the last chunk arrives:
 :class:`DigestMismatchError` (or :class:`ChunkMissingError`) instead of corrupt data, and an
 idle timeout that restarts on every chunk instead of a hang on a missing one.
+
+``write_all`` streams a reader into a binary file (``ObjectStore.get(writeinto=...)``) with
+bounded memory, the writes done in a worker thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+import asyncio
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from jetstream import JetStreamError, MessageNotFoundError, OrderedConsumer
 from protocol import NatsTimeoutError
@@ -151,3 +155,45 @@ class ObjectReader:
     @property
     def verified(self) -> bool:
         return self._verified
+
+
+_WRITE_BATCH = 1024 * 1024
+
+
+async def write_all(reader: ObjectReader, fh: Any, progress: Optional[Callable[[int, Optional[int]], Any]]) -> None:
+    """Copy the reader's chunks into a binary file in a worker thread, about 1 MiB per call.
+
+    One batch is written while the next one is received (so a thread hop per 128 KiB chunk
+    never slows the reading down and lets the delivery window grow); at most two batches are
+    held here.
+    """
+    loop = asyncio.get_running_loop()
+    write = getattr(getattr(fh, "buffer", fh), "write")  # a text-mode file: its binary buffer (nats-py)
+    writing: Optional[asyncio.Future] = None
+    batch: list[bytes] = []
+    batch_bytes = 0
+    size = reader.info.size
+    try:
+        async for chunk in reader:
+            batch.append(chunk)
+            batch_bytes += len(chunk)
+            if batch_bytes >= _WRITE_BATCH:
+                if writing is not None:
+                    await writing
+                writing = loop.run_in_executor(None, _write_batch, write, batch)
+                batch, batch_bytes = [], 0
+            if progress is not None:
+                progress(reader.bytes_read, size)
+        if writing is not None:
+            await writing
+            writing = None
+        if batch:
+            await loop.run_in_executor(None, _write_batch, write, batch)
+    finally:
+        if writing is not None:
+            await asyncio.wait((writing,))  # never leave a write running on a closed file
+
+
+def _write_batch(write: Callable[[bytes], Any], batch: list[bytes]) -> None:
+    for chunk in batch:
+        write(chunk)

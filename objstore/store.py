@@ -1,7 +1,8 @@
 """``ObjectStore``: put, get, get_info, delete, list, watch, status, seal, update_meta, links.
 
-Composed from ``writer`` (chunking), ``reader`` (verified chunk reads) and ``jetstream``
-(Publisher, ordered consumer, direct get, purge). JetStream errors are translated into
+Composed from ``writer`` (chunking), ``reader`` (verified chunk reads, ``writeinto``),
+``watch`` (``ObjectWatcher``, behind ``watch`` and ``list``) and ``jetstream`` (Publisher,
+direct get, purge). JetStream errors are translated into
 object-store errors with ``raise ... from``. Puts never lose data: chunks go to a fresh nuid,
 the meta (with ``Nats-Rollup: sub``) replaces the previous version only after every chunk is
 acknowledged, and any failure purges the partial chunks and leaves the old version readable.
@@ -16,17 +17,15 @@ from typing import Any, AsyncIterator, Callable, Optional
 
 from jetstream import (
     JetStream,
-    JetStreamError,
     JetStreamNotEnabledError,
     MessageNotFoundError,
-    OrderedConsumer,
     StoredMsg,
     StreamInfo,
     StreamNotFoundError,
     WrongLastSequenceError,
 )
 from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
-from protocol import Headers, NatsError, NatsTimeoutError, next_nuid
+from protocol import Headers, NatsError, next_nuid
 
 from .digest import encode_digest
 from .hashing import Hasher
@@ -40,9 +39,10 @@ from .errors import (
     ObjectNotFoundError,
     ObjectStoreError,
 )
-from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus
-from .reader import DEFAULT_IDLE_TIMEOUT, ObjectReader
-from .subjects import all_meta, chunk_subject, meta_subject, stream_name, validate_object_name
+from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus, parse_meta
+from .reader import DEFAULT_IDLE_TIMEOUT, ObjectReader, write_all
+from .subjects import chunk_subject, meta_subject, stream_name, validate_object_name
+from .watch import ObjectWatcher
 from .writer import Source, iter_chunks
 
 __all__ = ["ObjectStore", "ObjectWatcher"]
@@ -77,7 +77,7 @@ class ObjectStore:
         """The object's info. Raises ObjectNotFoundError, ObjectDeletedError (a subclass, when it
         was deleted and ``show_deleted`` is false), BadObjectMetaError, BucketNotFoundError."""
         stored = await self._fetch_meta(name)
-        info = _parse_meta(stored.data)
+        info = parse_meta(stored.data)
         info.mtime = stored.time or info.mtime
         if info.deleted and not show_deleted:
             raise ObjectDeletedError(f"object {name!r} was deleted")
@@ -230,14 +230,14 @@ class ObjectStore:
         except ObjectNotFoundError:
             return None, 0
         try:
-            return _parse_meta(stored.data), stored.seq
+            return parse_meta(stored.data), stored.seq
         except BadObjectMetaError:
             return None, stored.seq
 
     async def _version_at(self, seq: int) -> Optional[ObjectInfo]:
         try:
             stored = await self._js.get_msg(self.stream_name, seq)
-            return _parse_meta(stored.data)
+            return parse_meta(stored.data)
         except (MessageNotFoundError, BadObjectMetaError):
             return None
 
@@ -310,7 +310,7 @@ class ObjectStore:
         info = reader.info
         async with reader:
             if writeinto is not None:
-                await _write_all(reader, writeinto, progress)
+                await write_all(reader, writeinto, progress)
                 return b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
@@ -495,199 +495,6 @@ class ObjectStore:
         updated = await self._js.update_stream(cfg)
         self.stream_info = updated
         return bool(updated.config.sealed)
-
-
-class ObjectWatcher:
-    """Async iterator of :class:`ObjectInfo` over the bucket's meta subjects.
-
-    ``initial()`` yields the current entries and stops at the end of the backlog; iterating the
-    watcher itself goes on with updates. ``updates(timeout)`` is the nats-py style call: it
-    returns ``None`` once when the initial entries are done (never in ``updates_only`` mode),
-    also when the last initial entry was skipped (``ignore_deletes``).
-
-    The end of the backlog: on a single-replica bucket the consumer's pending count is exact.
-    On a replicated one the (R1, ephemeral) consumer may run on a follower that lags behind the
-    leader, so its pending count can reach 0 early; the backlog ends there only once the entry
-    with the leader's last meta sequence (read at start, re-read when pending says 0) was seen.
-    """
-
-    def __init__(self, store: ObjectStore, *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
-        self._store = store
-        self.ignore_deletes = ignore_deletes
-        self.updates_only = updates_only
-        policy = "new" if updates_only else ("all" if include_history else "last_per_subject")
-        self._oc = OrderedConsumer(store._js, store.stream_name, filter_subject=all_meta(store.bucket), deliver_policy=policy)
-        self.init_done = updates_only
-        self._marker_sent = updates_only
-        self._started = False
-        self._last_seq = 0  # leader's last meta sequence when the watch started (replicated buckets)
-        self._next_task: Optional[asyncio.Task] = None
-
-    async def _start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        replicated = self._store.replicas > 1
-        if replicated and not self.updates_only:
-            self._last_seq = await self._leader_last_seq()
-        await self._oc.start()
-        if not self.updates_only and self._oc.num_pending == 0:
-            if not replicated or self._last_seq == 0:
-                self.init_done = True
-
-    async def _leader_last_seq(self) -> int:
-        store = self._store
-        try:
-            stored = await store._js.get_msg(store.stream_name, last_by_subj=all_meta(store.bucket))
-        except MessageNotFoundError:
-            return 0
-        return stored.seq
-
-    async def _track(self, stream_seq: int, num_pending: int) -> None:
-        """Update ``init_done`` for one delivered message."""
-        if self.init_done:
-            return
-        if self._store.replicas == 1:
-            if num_pending == 0:
-                self.init_done = True
-            return
-        if stream_seq >= self._last_seq:
-            self.init_done = True
-        elif num_pending == 0:
-            # The follower says "caught up" below the leader's last sequence: re-read it (the
-            # last entry may have been purged meanwhile, e.g. by a rename).
-            self._last_seq = await self._leader_last_seq()
-            if stream_seq >= self._last_seq:
-                self.init_done = True
-
-    async def __aenter__(self) -> "ObjectWatcher":
-        await self._start()
-        return self
-
-    def __await__(self) -> Any:
-        """``w = await store.watch()`` (nats-py's form) gives the started watcher."""
-        return self.__aenter__().__await__()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
-
-    async def stop(self) -> None:
-        task, self._next_task = self._next_task, None
-        # Closing the consumer first ends a read in progress (its subscription closes), also
-        # when a cancellation alone would be lost to a message arriving at the same moment.
-        await self._oc.close()
-        if task is not None:
-            if not task.done():
-                task.cancel()
-                await asyncio.wait((task,), timeout=2.0)
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: a stopped watch has nothing to report
-
-    def __aiter__(self) -> "ObjectWatcher":
-        return self
-
-    async def _next(self) -> Optional[ObjectInfo]:
-        """The next entry, or ``None`` once when the initial entries end."""
-        await self._start()
-        while True:
-            if self.init_done and not self._marker_sent:
-                self._marker_sent = True
-                return None
-            msg = await self._oc.__anext__()
-            md = msg.metadata
-            await self._track(md.stream_seq, md.num_pending)
-            try:
-                info = _parse_meta(msg.data)
-            except BadObjectMetaError:
-                continue
-            info.mtime = md.timestamp
-            if self.ignore_deletes and info.deleted:
-                continue
-            return info
-
-    async def _take(self, timeout: Optional[float]) -> Optional[ObjectInfo]:
-        # The read runs in a task that survives a timeout (it is picked up by the next call), so
-        # a timeout never cancels a read half-way and never loses an entry.
-        task = self._next_task
-        if task is None:
-            task = self._next_task = asyncio.get_running_loop().create_task(self._next())
-        if timeout is None:
-            await asyncio.wait((task,))
-        else:
-            done, _ = await asyncio.wait((task,), timeout=timeout)
-            if not done:
-                raise NatsTimeoutError(f"no object update within {timeout}s")
-        self._next_task = None
-        return task.result()
-
-    async def __anext__(self) -> ObjectInfo:
-        while True:
-            info = await self._take(None)
-            if info is not None:
-                return info
-
-    async def initial(self) -> AsyncIterator[ObjectInfo]:
-        """The entries present when the watch started, then stop."""
-        await self._start()
-        while not self.init_done or not self._marker_sent:
-            info = await self._take(None)
-            if info is None:
-                return
-            yield info
-
-    async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
-        """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
-        return await self._take(timeout)
-
-
-_WRITE_BATCH = 1024 * 1024
-
-
-async def _write_all(reader: ObjectReader, fh: Any, progress: Optional[Progress]) -> None:
-    """Copy the reader's chunks into a binary file in a worker thread, about 1 MiB per call.
-
-    One batch is written while the next one is received (so a thread hop per 128 KiB chunk
-    never slows the reading down and lets the delivery window grow); at most two batches are
-    held here.
-    """
-    loop = asyncio.get_running_loop()
-    write = getattr(getattr(fh, "buffer", fh), "write")  # a text-mode file: its binary buffer (nats-py)
-    writing: Optional[asyncio.Future] = None
-    batch: list[bytes] = []
-    batch_bytes = 0
-    size = reader.info.size
-    try:
-        async for chunk in reader:
-            batch.append(chunk)
-            batch_bytes += len(chunk)
-            if batch_bytes >= _WRITE_BATCH:
-                if writing is not None:
-                    await writing
-                writing = loop.run_in_executor(None, _write_batch, write, batch)
-                batch, batch_bytes = [], 0
-            if progress is not None:
-                progress(reader.bytes_read, size)
-        if writing is not None:
-            await writing
-            writing = None
-        if batch:
-            await loop.run_in_executor(None, _write_batch, write, batch)
-    finally:
-        if writing is not None:
-            await asyncio.wait((writing,))  # never leave a write running on a closed file
-
-
-def _write_batch(write: Callable[[bytes], Any], batch: list[bytes]) -> None:
-    for chunk in batch:
-        write(chunk)
-
-
-def _parse_meta(data: bytes) -> ObjectInfo:
-    try:
-        obj = json.loads(data)
-    except ValueError as err:
-        raise BadObjectMetaError(f"object meta is not valid JSON: {err}") from err
-    return ObjectInfo.from_json(obj)
 
 
 def _len_of(data: Any) -> Optional[int]:

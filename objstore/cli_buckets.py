@@ -1,0 +1,92 @@
+"""The ``objstore`` bucket commands: ``add``, ``buckets``, ``status``, ``seal`` and ``rm-bucket``.
+Each takes a connected :class:`~objstore.cli_runtime.Ctx` and returns an exit code.
+"""
+
+from __future__ import annotations
+
+from .cli_format import exact_size, human_duration, one_line, print_pairs, print_table, status_to_json
+from .cli_runtime import EXIT_OK, Ctx
+from .progress import format_size
+
+
+async def cmd_add(ctx: Ctx) -> int:
+    a = ctx.args
+    store = await ctx.js.create_object_store(
+        bucket=a.bucket,
+        description=a.description,
+        ttl=a.ttl or None,
+        max_bytes=a.max_bytes if a.max_bytes else -1,
+        storage=a.storage,
+        replicas=a.replicas,
+        compression=a.compression,
+        metadata=dict(a.metadata) if a.metadata else None,
+    )
+    st = await store.status()
+    if ctx.json:
+        ctx.emit_json(status_to_json(st))
+    else:
+        ctx.say(f"bucket {st.bucket!r} ready ({st.storage}, {st.replicas} replica{'s' if st.replicas != 1 else ''}"
+                f", ttl {human_duration(st.ttl.total_seconds() if st.ttl else None)})")
+    return EXIT_OK
+
+
+async def cmd_buckets(ctx: Ctx) -> int:
+    statuses = sorted(await ctx.js.object_stores(), key=lambda s: s.bucket)
+    if ctx.json:
+        ctx.emit_json([status_to_json(s) for s in statuses])
+        return EXIT_OK
+    if not statuses:
+        ctx.note("no buckets")
+        return EXIT_OK
+    rows = [
+        [s.bucket, str(s.count), format_size(s.size), s.storage, str(s.replicas), "yes" if s.sealed else "no", one_line(s.description)]
+        for s in statuses
+    ]
+    print_table(rows, ["BUCKET", "OBJECTS", "SIZE", "STORAGE", "REPLICAS", "SEALED", "DESCRIPTION"], {1, 2, 4}, ctx.out)
+    return EXIT_OK
+
+
+async def cmd_status(ctx: Ctx) -> int:
+    st = await (await ctx.store(ctx.args.bucket)).status()
+    doc = status_to_json(st)
+    if ctx.json:
+        ctx.emit_json(doc)
+        return EXIT_OK
+    lines = [
+        ("Bucket", doc["bucket"]),
+        ("Description", doc["description"] or ""),
+        ("Objects", str(doc["objects"])),
+        ("Size", exact_size(doc["size"])),
+        ("Max size", exact_size(doc["max_bytes"]) if doc["max_bytes"] else "unlimited"),
+        ("TTL", human_duration(doc["ttl_seconds"])),
+        ("Storage", doc["storage"]),
+        ("Replicas", str(doc["replicas"])),
+        ("Compression", "s2" if doc["compression"] else "none"),
+        ("Sealed", "yes" if doc["sealed"] else "no"),
+        ("Stream", doc["stream"] or ""),
+    ]
+    for k, v in sorted(doc["metadata"].items()):
+        if not k.startswith("_nats."):  # the server's own bookkeeping (kept in --json)
+            lines.append((f"Metadata {k}", v))
+    print_pairs(lines, ctx.out)
+    return EXIT_OK
+
+
+async def cmd_seal(ctx: Ctx) -> int:
+    store = await ctx.store(ctx.args.bucket)
+    await store.seal()
+    if ctx.json:
+        ctx.emit_json(status_to_json(await store.status()))
+    else:
+        ctx.say(f"sealed bucket {ctx.args.bucket!r} (read-only from now on)")
+    return EXIT_OK
+
+
+async def cmd_rm_bucket(ctx: Ctx) -> int:
+    bucket = ctx.args.bucket
+    await ctx.js.delete_object_store(bucket)
+    if ctx.json:
+        ctx.emit_json({"bucket": bucket, "deleted": True})
+    else:
+        ctx.say(f"deleted bucket {bucket!r} and every object in it")
+    return EXIT_OK
