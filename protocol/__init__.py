@@ -2,10 +2,11 @@
 
 The table of contents: everything public is re-exported here. The parser, encoder, headers and
 subjects modules do no I/O (they are fed bytes and return frames); ``connection`` is the
-asyncio side. This package never imports ``jetstream`` or ``objstore``.
+asyncio side, with its parts in ``transport``, ``handshake``, ``reconnect``, ``request`` and
+``status``. This package never imports ``jetstream`` or ``objstore``.
 """
 
-from .connection import Connection, ConnectionState, StatusEvent, connect
+from .connection import Connection, connect
 from .encoder import encode_connect, encode_hpub, encode_pub, encode_sub, encode_unsub
 from .errors import (
     AuthorizationError,
@@ -32,6 +33,7 @@ from .headers import Headers, encode_headers, parse_headers
 from .nuid import NUID, next_nuid
 from .options import ConnectOptions
 from .parser import Parser
+from .status import ConnectionState, StatusEvent
 from .subjects import new_inbox, validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
 

@@ -1,53 +1,57 @@
 """``Connection``: the asyncio side of the client, on top of the sans-I/O parser and encoder.
 
-Owns the handshake (INFO, optional TLS, CONNECT, PING/PONG), the sid table and frame dispatch,
-the outbound part list and its coalesced flush, PING keepalive with stale detection,
-request/reply over one multiplexed inbox subscription, reconnect across the server pool,
-drain and close. Transport: an ``asyncio.Protocol`` whose ``data_received`` feeds the parser
-synchronously (style.md 4.2 row 2b). Writes are collected as parts and handed to
-``transport.writelines`` once per loop turn; publishers await only when the transport paused.
+Owns the connection state, frame dispatch (``_on_data`` feeds the parser synchronously from
+``data_received``, style.md 4.2 row 2b, and ``_dispatch`` routes frames by sid), the outbound part
+list and its coalesced flush, ``publish`` and ``flush``, the sid table and ``subscribe``, PING
+keepalive with stale detection, status events, drain and close; and :func:`connect`. Writes are
+collected as parts and handed to ``transport.writelines`` once per loop turn; publishers await
+only when the transport paused.
+
+The rest of :class:`Connection` lives in sibling modules, one concern each, mixed in as base
+classes (no extra call on any per-message path):
+
+- ``transport``: ``_NatsProtocol``, the ``asyncio.Protocol`` adapter;
+- ``handshake``: opening a transport, INFO / TLS / CONNECT / PING-PONG (``_HandshakeMixin``);
+- ``reconnect``: losing the transport, reconnecting, replaying subscriptions (``_ReconnectMixin``);
+- ``request``: request/reply over one multiplexed inbox (``_RequestMixin``, ``_RequestMux``);
+- ``status``: ``ConnectionState``, ``StatusEvent`` and the ``events()`` stream.
+
+Rule: uses the parser only through frames; imports nothing from ``jetstream`` or ``objstore``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
-import random
-import re
-import ssl
-import time
 from collections import deque
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 from . import auth
-from .encoder import encode_connect, encode_sub, encode_unsub
+from .encoder import encode_sub, encode_unsub
 from .errors import (
     AuthorizationError,
     BadSubjectError,
-    ConnectError,
     ConnectionClosedError,
     MaxPayloadError,
     NatsError,
-    NatsTimeoutError,
-    NoRespondersError,
-    NoServersError,
     PermissionViolationError,
     ProtocolError,
     ReconnectBufferFullError,
-    ServerError,
     StaleConnectionError,
-    TLSError,
     error_from_server_text,
 )
-from .frames import Err, Info, Msg, Ok, Ping, Pong
+from .frames import Err, Info, Msg, Ping, Pong
+from .handshake import _INBOUND_CONTROL_LINE, _INBOUND_MAX_PAYLOAD, _HandshakeMixin
 from .headers import Headers, HeadersInput, encode_headers
-from .nuid import next_nuid
-from .options import ConnectOptions, ServerAddr, ServerPool
+from .options import ConnectOptions, ServerPool
 from .parser import Parser
+from .reconnect import _ReconnectMixin
+from .request import _RequestMixin, _RequestMux, _encoded_reply, _expire
+from .status import ConnectionState, StatusEvent, _describe, _EventStream
 from .subjects import validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
-from .wire import CLIENT_LANG, CLIENT_VERSION, CRLF, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE, PING, PONG
+from .transport import _NatsProtocol
+from .wire import CRLF, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE, PING, PONG
 
 __all__ = ["Connection", "ConnectionState", "StatusEvent", "connect"]
 
@@ -56,89 +60,8 @@ __all__ = ["Connection", "ConnectionState", "StatusEvent", "connect"]
 _FLUSH_THRESHOLD = 256 * 1024
 _SUBJECT_CACHE_MAX = 4096
 _MAX_LINE = MAX_CONTROL_LINE + 2  # a control line with its CRLF
-# What we *receive* may be longer than the 4096 we may send: a MSG line repeats a 4090-byte
-# subject plus sid (and JetStream adds a long ack reply), and a big cluster's INFO lists many
-# connect_urls. nats.go does not limit these at all; we bound them generously.
-_INBOUND_CONTROL_LINE = 64 * 1024
-# The server's max_payload limits what clients publish; replies the server builds itself (a
-# STREAM.INFO with many subjects, a STREAM.LIST page) can be larger. Incoming frames are bounded
-# by this instead, so memory stays bounded without killing the connection on a big API reply.
-_INBOUND_MAX_PAYLOAD = 64 * 1024 * 1024
 
 Payload = Union[bytes, bytearray, memoryview]
-_BAD_REPLY = re.compile(r"[\x00-\x20\x7f]")
-
-
-class ConnectionState(enum.Enum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    DRAINING = "draining"
-    CLOSED = "closed"
-
-
-class StatusEvent:
-    """A status change: ``kind`` is one of connected, disconnected, reconnected, lame_duck,
-    error, closed. ``server`` is the URL without credentials; ``error`` the cause if any."""
-
-    __slots__ = ("kind", "server", "error")
-
-    def __init__(self, kind: str, server: str = "", error: Optional[BaseException] = None) -> None:
-        self.kind = kind
-        self.server = server
-        self.error = error
-
-    def __repr__(self) -> str:
-        err = f", error={self.error!r}" if self.error else ""
-        return f"StatusEvent({self.kind!r}, server={self.server!r}{err})"
-
-
-class _NatsProtocol(asyncio.Protocol):
-    """Thin transport adapter: forwards bytes and transport events to the connection."""
-
-    def __init__(self, conn: "Connection") -> None:
-        self.conn = conn
-        self.transport: Optional[asyncio.Transport] = None
-        self.lost: asyncio.Future = conn._loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.conn._on_data(self, data)
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Optional[BaseException]) -> None:
-        if not self.lost.done():
-            self.lost.set_result(exc)
-        self.conn._on_connection_lost(self, exc)
-
-    def pause_writing(self) -> None:
-        self.conn._on_pause_writing(self)
-
-    def resume_writing(self) -> None:
-        self.conn._on_resume_writing(self)
-
-
-class _RequestMux(Subscription):
-    """The one ``_INBOX.<nuid>.*`` subscription behind every ``request``."""
-
-    __slots__ = ("futures", "prefix")
-
-    def _deliver(self, msg: Msg) -> None:
-        futures = self.futures
-        if msg.subject.startswith(self.prefix):
-            # Our token: its request, or none if that one timed out (never another request's).
-            fut = futures.pop(msg.subject[len(self.prefix) :], None)
-        elif len(futures) == 1:
-            # A reply may arrive with a rewritten subject (wire.md 1.7): one pending -> it is ours.
-            _, fut = futures.popitem()
-        else:
-            fut = None
-        if fut is not None and not fut.done():
-            fut.set_result(msg)
 
 
 def _immutable_view(payload: Any) -> bool:
@@ -153,19 +76,7 @@ def _immutable_view(payload: Any) -> bool:
     )
 
 
-def _encoded_reply(reply: str) -> bytes:
-    """Reply subjects are mostly unique (one per request): validated, never cached."""
-    if _BAD_REPLY.search(reply) or not reply:
-        raise BadSubjectError(f"reply subject {reply!r} is empty or contains whitespace or a control character")
-    return reply.encode("utf-8")
-
-
-def _expire(fut: asyncio.Future, what: str) -> None:
-    if not fut.done():
-        fut.set_exception(NatsTimeoutError(what))
-
-
-class Connection:
+class Connection(_HandshakeMixin, _ReconnectMixin, _RequestMixin):
     """A client connection. Create it with :func:`connect`."""
 
     def __init__(self, options: ConnectOptions) -> None:
@@ -243,190 +154,6 @@ class Connection:
         cur = self._pool.current.url if self._pool.current else None
         return f"<Connection {self._state.value} server={cur!r}>"
 
-    # Connecting --------------------------------------------------------------------------------
-    async def _connect_initial(self) -> None:
-        errors: list[str] = []
-        for server in self._pool.next_candidates():
-            try:
-                await self._connect_to(server)
-                self._set_state(ConnectionState.CONNECTED)
-                self._emit("connected")
-                return
-            except AuthorizationError:
-                self._state = ConnectionState.CLOSED
-                raise
-            except TLSError:
-                self._state = ConnectionState.CLOSED
-                raise
-            except (OSError, asyncio.TimeoutError, NatsError) as err:
-                errors.append(f"{server.url}: {_describe(err)}")
-        self._state = ConnectionState.CLOSED
-        raise NoServersError("could not connect to any server: " + "; ".join(errors))
-
-    async def _connect_to(self, server: ServerAddr, restore: Sequence[bytes] = ()) -> None:
-        """Open a transport to ``server`` and complete the handshake. Raises on failure.
-
-        ``restore`` (SUB/UNSUB ops of a reconnect) is written between CONNECT and the handshake
-        PING, so once the PONG arrives the server has applied every subscription.
-        """
-        opts = self.options
-        server.last_attempt = time.monotonic()
-        self._pool.current = server
-        self._parser = Parser(_INBOUND_CONTROL_LINE, _INBOUND_MAX_PAYLOAD)
-        self._handshake = asyncio.Queue()
-        tls_wanted = server.tls or opts.wants_tls()
-        hostname = opts.tls_hostname or server.host
-        ssl_ctx: Optional[ssl.SSLContext] = None
-        if tls_wanted:
-            ssl_ctx = self._ssl_context()
-        proto = _NatsProtocol(self)
-        self._proto = proto
-        timeout = opts.connect_timeout
-        try:
-            try:
-                if ssl_ctx is not None and opts.tls_handshake_first:
-                    await asyncio.wait_for(
-                        self._loop.create_connection(lambda: proto, server.host, server.port, ssl=ssl_ctx, server_hostname=hostname),
-                        timeout,
-                    )
-                else:
-                    await asyncio.wait_for(self._loop.create_connection(lambda: proto, server.host, server.port), timeout)
-            except ssl.SSLError as err:
-                raise _tls_error(server, err) from err
-            self._transport = proto.transport
-            info = await self._next_handshake_frame(timeout)
-            if not isinstance(info, Info):
-                raise ProtocolError(f"expected INFO first, got {info!r}")
-            self._apply_info(info.data, initial=True)
-            if info.data.get("tls_required") or tls_wanted:
-                if ssl_ctx is None:
-                    ssl_ctx = self._ssl_context()
-                if not opts.tls_handshake_first:
-                    if not (info.data.get("tls_required") or info.data.get("tls_available")):
-                        raise TLSError(f"TLS was asked for but {server.url} does not offer it")
-                    try:
-                        new_transport = await asyncio.wait_for(
-                            self._loop.start_tls(proto.transport, proto, ssl_ctx, server_hostname=hostname),
-                            timeout,
-                        )
-                    except ssl.SSLError as err:
-                        raise _tls_error(server, err) from err
-                    proto.transport = new_transport  # type: ignore[assignment]
-                    self._transport = new_transport  # type: ignore[assignment]
-            connect = self._connect_json(server, info.data)
-            assert self._transport is not None
-            self._transport.writelines([encode_connect(connect), *restore, PING])
-            # Frames that are not part of the handshake (messages for restored subscriptions,
-            # a permission error for one of them) are kept, in order, and dispatched after it.
-            leftover: list = []
-            while True:
-                frame = await self._next_handshake_frame(timeout)
-                if isinstance(frame, Pong):
-                    break
-                if isinstance(frame, Err):
-                    err = error_from_server_text(frame.text)
-                    if not isinstance(err, PermissionViolationError):
-                        raise err
-                    leftover.append(frame)
-                elif isinstance(frame, Info):
-                    self._apply_info(frame.data)
-                elif isinstance(frame, Ping):
-                    self._transport.write(PONG)
-                elif not isinstance(frame, Ok):
-                    leftover.append(frame)
-            while not self._handshake.empty():
-                frame = self._handshake.get_nowait()
-                if isinstance(frame, BaseException):
-                    raise frame
-                leftover.append(frame)
-        except BaseException:
-            self._handshake = None
-            self._proto = None
-            if proto.transport is not None:
-                proto.transport.abort()
-            raise
-        self._handshake = None
-        server.did_connect = True
-        server.reconnects = 0
-        self._pings_out = 0
-        # self._pongs may hold flush() waiters queued while reconnecting: their PINGs are in
-        # self._out and will be answered after it is flushed.
-        self._schedule_ping()
-        if leftover:
-            self._loop.call_soon(self._dispatch, leftover)
-        if proto.lost.done():
-            # The server closed right after the PONG (connection_lost was ignored during the
-            # handshake): handle it once the caller has marked the connection as connected.
-            self._loop.call_soon(self._on_connection_lost, proto, proto.lost.result())
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        try:
-            return self.options.ssl_context()
-        except (OSError, ssl.SSLError) as err:
-            raise TLSError(f"cannot load TLS files: {err}") from err
-
-    async def _next_handshake_frame(self, timeout: float) -> Any:
-        q = self._handshake
-        assert q is not None
-        proto = self._proto
-        getter = asyncio.ensure_future(q.get())
-        lost = proto.lost if proto is not None else self._loop.create_future()
-        done, _ = await asyncio.wait({getter, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            frame = getter.result()
-            if isinstance(frame, BaseException):
-                raise frame
-            return frame
-        getter.cancel()
-        if lost in done:
-            exc = lost.result()
-            if isinstance(exc, ssl.SSLError) and self._pool.current is not None:
-                # TLS 1.3: a rejected client certificate shows up after our side finished.
-                raise _tls_error(self._pool.current, exc) from exc
-            raise ConnectError(f"connection closed during handshake{': ' + _describe(exc) if exc else ''}")
-        raise NatsTimeoutError(f"handshake timed out after {timeout}s")
-
-    def _connect_json(self, server: ServerAddr, info: dict[str, Any]) -> dict[str, Any]:
-        opts = self.options
-        headers = bool(info.get("headers", True))
-        out: dict[str, Any] = {
-            "verbose": opts.verbose,
-            "pedantic": opts.pedantic,
-            "tls_required": bool(server.tls or opts.wants_tls()),
-            "lang": CLIENT_LANG,
-            "version": CLIENT_VERSION,
-            "protocol": 1,
-            "echo": opts.echo,
-            "headers": headers,
-            "no_responders": headers and opts.no_responders,
-        }
-        if opts.name:
-            out["name"] = opts.name
-        out.update(
-            auth.auth_fields(
-                user=server.user or opts.user,
-                password=server.password or opts.password,
-                token=server.token or opts.token,
-                nkey_seed=opts.nkey_seed,
-                creds=opts.creds,
-                nonce=info.get("nonce"),
-            )
-        )
-        return out
-
-    def _apply_info(self, info: dict[str, Any], initial: bool = False) -> None:
-        was_ldm = bool(self._info.get("ldm")) and not initial
-        self._info = info
-        mp = info.get("max_payload")
-        if isinstance(mp, int) and mp > 0:
-            self.max_payload = mp
-            self._parser.max_payload = max(mp, _INBOUND_MAX_PAYLOAD)
-        urls = info.get("connect_urls")
-        if urls:
-            self._pool.add_discovered(urls)
-        if info.get("ldm") and not initial and not was_ldm:  # once per connection
-            self._emit("lame_duck")
-
     # Inbound -----------------------------------------------------------------------------------
     def _on_data(self, proto: _NatsProtocol, data: bytes) -> None:
         if proto is not self._proto:
@@ -490,50 +217,6 @@ class Connection:
             retry = server.last_auth_error != err.text
             server.last_auth_error = err.text
         self._connection_broken(err, reconnect=retry)
-
-    def _route_permission_error(self, err: PermissionViolationError) -> None:
-        """Fail the operation that caused a permission violation; the connection stays open.
-
-        The server sends one -ERR per refused op, in order: each error ends one subscription
-        (the oldest matching subject and queue) or fails one request (the oldest to that
-        subject). A refused request inbox fails every pending request. Anything else is kept
-        for the next ``flush()``.
-        """
-        text = err.text
-        quoted = text.split('"')[1::2]
-        subject = quoted[0] if quoted else ""
-        low = text.lower()
-        routed = False
-        resp = self._resp
-        if "for subscription" in low:
-            queue = quoted[1] if "using queue" in low and len(quoted) > 1 else None
-            if resp is not None and subject == resp.subject:
-                self._subs.pop(resp.sid, None)
-                self._resp = None
-                self._fail_requests(err, resp)
-                routed = True
-            else:
-                for sub in list(self._subs.values()):
-                    if sub.subject == subject and sub.queue == queue and not isinstance(sub, _RequestMux):
-                        self._subs.pop(sub.sid, None)
-                        sub._finish(err)
-                        routed = True
-                        break
-        elif resp is not None:
-            if "with reply of" in low and subject.startswith(resp.prefix):
-                entry = self._req_subjects.get(subject[len(resp.prefix) :])
-                if entry is not None and not entry[0].done():
-                    entry[0].set_exception(err)
-                    routed = True
-            else:
-                for fut, subj in list(self._req_subjects.values()):
-                    if subj == subject and not fut.done():
-                        fut.set_exception(err)
-                        routed = True
-                        break
-        if not routed:
-            self._pending_error = err
-        self._report_error(err)
 
     # Outbound ----------------------------------------------------------------------------------
     def _write_now(self, data: bytes) -> None:
@@ -729,72 +412,6 @@ class Connection:
         if self._state is ConnectionState.DRAINING:
             raise ConnectionClosedError("connection is draining")
 
-    # Request / reply ---------------------------------------------------------------------------
-    def _ensure_resp(self) -> _RequestMux:
-        resp = self._resp
-        if resp is None:
-            prefix = self.options.inbox_prefix
-            if not prefix.endswith("."):
-                prefix += "."
-            prefix = f"{prefix}{next_nuid()}."
-            sid = next(self._sids)
-            resp = _RequestMux(self, sid, prefix + "*", None, 1 << 62, 1 << 62)
-            resp.futures = {}
-            resp.prefix = prefix
-            self._subs[sid] = resp
-            self._resp = resp
-            self._write_now(encode_sub(prefix + "*", sid))
-        return resp
-
-    def new_inbox(self) -> str:
-        prefix = self.options.inbox_prefix
-        if not prefix.endswith("."):
-            prefix += "."
-        return prefix + next_nuid()
-
-    async def request(
-        self,
-        subject: str,
-        payload: Payload = b"",
-        timeout: Optional[float] = 2.0,
-        headers: Optional[HeadersInput] = None,
-    ) -> Msg:
-        """Publish a request and return the first reply.
-
-        Raises :class:`NoRespondersError` (nobody subscribed), :class:`NatsTimeoutError`,
-        :class:`ConnectionClosedError` (also when the connection is lost while waiting).
-        """
-        self._check_open()
-        resp = self._ensure_resp()
-        token = str(next(self._resp_tokens))
-        fut = self._loop.create_future()
-        resp.futures[token] = fut
-        self._req_subjects[token] = (fut, subject)
-        handle = None
-        try:
-            await self.publish(subject, payload, reply=resp.prefix + token, headers=headers)
-            if timeout is not None:
-                handle = self._loop.call_later(timeout, _expire, fut, f"request to {subject!r} timed out after {timeout}s")
-            msg: Msg = await fut
-        finally:
-            if handle is not None:
-                handle.cancel()
-            resp.futures.pop(token, None)
-            self._req_subjects.pop(token, None)
-        if msg._hdr is not None and not msg.data and msg.status == "503":
-            raise NoRespondersError(f"no responders for request to {subject!r}")
-        return msg
-
-    def _fail_requests(self, err: BaseException, resp: Optional[_RequestMux] = None) -> None:
-        resp = resp or self._resp
-        if resp is None:
-            return
-        for fut in resp.futures.values():
-            if not fut.done():
-                fut.set_exception(err)
-        resp.futures.clear()
-        self._req_subjects.clear()
-
     # Keepalive ---------------------------------------------------------------------------------
     def _schedule_ping(self) -> None:
         if self._ping_timer is not None:
@@ -847,114 +464,6 @@ class Connection:
     def events(self) -> "_EventStream":
         """Status changes from now on, as an async iterator that ends after ``closed``."""
         return _EventStream(self)
-
-    # Losing the connection, reconnecting -------------------------------------------------------
-    def _on_connection_lost(self, proto: _NatsProtocol, exc: Optional[BaseException]) -> None:
-        if proto is not self._proto or self._handshake is not None:
-            return
-        self._connection_broken(exc or ConnectionClosedError("server closed the connection"))
-
-    def _connection_broken(self, err: BaseException, reconnect: bool = True) -> None:
-        """The current transport is unusable: reconnect if allowed, else close."""
-        if self._state in (ConnectionState.CLOSED, ConnectionState.RECONNECTING):
-            return
-        proto, self._proto = self._proto, None
-        if proto is not None and proto.transport is not None:
-            proto.transport.abort()
-        self._transport = None
-        if self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
-        lost = ConnectionClosedError(f"connection lost: {_describe(err)}")
-        self._fail_pongs(lost)
-        if self._out:
-            # PINGs still queued belong to the waiters just failed: never send them later, or
-            # their PONGs would complete flush() calls made while reconnecting too early.
-            self._out = [p for p in self._out if p is not PING]
-            self._out_bytes = sum(len(p) for p in self._out)
-        self._fail_requests(lost)
-        self._release_writers()
-        self._emit("disconnected", err)
-        if reconnect and self.options.allow_reconnect and self._state is ConnectionState.CONNECTED:
-            self._state = ConnectionState.RECONNECTING
-            self._reconnect_task = self._loop.create_task(self._reconnect())
-        else:
-            self._loop.create_task(self._finish_close(err))
-
-    def _fail_pongs(self, err: BaseException) -> None:
-        while self._pongs:
-            fut = self._pongs.popleft()
-            if fut is not None and not fut.done():
-                fut.set_exception(err)
-        self._pings_out = 0
-
-    def _release_writers(self) -> None:
-        self._write_paused = False
-        w, self._writable = self._writable, None
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    async def _reconnect(self) -> None:
-        opts = self.options
-        while self._state is ConnectionState.RECONNECTING:
-            candidates = [
-                s
-                for s in self._pool.next_candidates()
-                if opts.max_reconnect_attempts < 0 or s.reconnects < opts.max_reconnect_attempts
-            ]
-            if not candidates:
-                await self._finish_close(NoServersError("reconnect attempts exhausted"))
-                return
-            for server in candidates:
-                if self._state is not ConnectionState.RECONNECTING:
-                    return
-                elapsed = time.monotonic() - server.last_attempt
-                jitter = opts.reconnect_jitter_tls if server.tls or opts.wants_tls() else opts.reconnect_jitter
-                wait = opts.reconnect_time_wait - elapsed
-                if wait > 0:
-                    await asyncio.sleep(wait + random.uniform(0, jitter))
-                if self._state is not ConnectionState.RECONNECTING:
-                    return
-                server.reconnects += 1
-                try:
-                    await self._connect_to(server, self._restore_ops())
-                except AuthorizationError as err:
-                    self._report_error(err)
-                    if server.last_auth_error == err.text:
-                        await self._finish_close(err)
-                        return
-                    server.last_auth_error = err.text
-                    continue
-                except (OSError, asyncio.TimeoutError, NatsError) as err:
-                    self.last_error = err
-                    continue
-                self._after_reconnect()
-                return
-
-    def _restore_ops(self) -> list[bytes]:
-        """SUB (and ``UNSUB sid remaining`` for auto-unsubscribing ones) for every live
-        subscription; exhausted ones are ended instead."""
-        restore: list[bytes] = []
-        for sub in list(self._subs.values()):
-            if sub.max_msgs:
-                remaining = sub.max_msgs - sub.delivered
-                if remaining <= 0:
-                    self._subs.pop(sub.sid, None)
-                    sub._finish()
-                    continue
-                restore.append(encode_sub(sub.subject, sub.sid, sub.queue))
-                restore.append(encode_unsub(sub.sid, remaining))
-            else:
-                restore.append(encode_sub(sub.subject, sub.sid, sub.queue))
-        return restore
-
-    def _after_reconnect(self) -> None:
-        """Subscriptions were restored in the handshake: flush what was buffered meanwhile."""
-        assert self._transport is not None
-        self._state = ConnectionState.CONNECTED
-        self.reconnects += 1
-        self._flush_out()
-        self._emit("reconnected")
 
     # Drain and close ---------------------------------------------------------------------------
     async def drain(self, timeout: Optional[float] = None) -> None:
@@ -1050,60 +559,6 @@ class Connection:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
-
-
-class _EventStream:
-    """Registered at creation, so no event between ``events()`` and the first ``anext`` is lost."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._queue: asyncio.Queue = asyncio.Queue()
-        self._done = False
-        if conn.is_closed:
-            self._queue.put_nowait(StatusEvent("closed"))
-        else:
-            conn._listeners.append(self._queue)
-
-    def __aiter__(self) -> "_EventStream":
-        return self
-
-    async def __anext__(self) -> StatusEvent:
-        if self._done:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event.kind == "closed":
-            self._done = True
-            self.close()
-        return event
-
-    def close(self) -> None:
-        if self._queue in self._conn._listeners:
-            self._conn._listeners.remove(self._queue)
-
-
-def _tls_error(server: ServerAddr, err: ssl.SSLError) -> TLSError:
-    """A TLSError naming the server and why: the verification message (unknown CA, hostname
-    mismatch) or the alert the server sent (certificate required, unknown CA)."""
-    if isinstance(err, ssl.SSLCertVerificationError):
-        why = f"certificate verification failed: {err.verify_message or err.reason}"
-    elif err.reason:
-        why = err.reason.replace("_", " ").lower()
-        if "alert" in why:
-            why = f"the server refused the handshake ({why})"
-        elif err.reason == "WRONG_VERSION_NUMBER":
-            why = f"the server did not answer with TLS ({why}; a TLS-first client needs handshake_first on the server)"
-    else:
-        why = str(err)
-    return TLSError(f"TLS handshake with {server.url} failed: {why}")
-
-
-def _describe(err: Optional[BaseException]) -> str:
-    if err is None:
-        return "unknown"
-    text = str(err)
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
 async def connect(servers: Union[str, list[str], None] = None, **kwargs: Any) -> Connection:
     """Connect to a NATS server (or the first reachable one of ``servers``).
 
