@@ -15,7 +15,7 @@ import itertools
 import json
 from typing import TYPE_CHECKING, Any, Optional
 
-from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError, next_nuid
+from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError, next_nuid, parse_headers
 
 from .errors import (
     APIError,
@@ -56,7 +56,19 @@ def publish_headers(
     expected_last_msg_id: Optional[str] = None,
     rollup: Optional[str] = None,
 ) -> Optional[Headers]:
-    """A new header set with the JetStream publish options added (the caller's is not mutated)."""
+    """A new header set with the JetStream publish options added (the caller's is not mutated).
+    With no option set, ``headers`` is returned as it is (a mapping, Headers or an encoded block)."""
+    if (
+        msg_id is None
+        and expected_stream is None
+        and expected_last_seq is None
+        and expected_last_subject_seq is None
+        and expected_last_msg_id is None
+        and rollup is None
+    ):
+        return headers
+    if type(headers) is bytes:
+        headers = parse_headers(headers)
     extra = {
         HDR_MSG_ID: msg_id,
         HDR_EXPECTED_STREAM: expected_stream,
@@ -65,8 +77,6 @@ def publish_headers(
         HDR_EXPECTED_LAST_MSG_ID: expected_last_msg_id,
         HDR_ROLLUP: rollup,
     }
-    if headers is None and all(v is None for v in extra.values()):
-        return None
     out = Headers(headers) if headers is not None else Headers()
     for k, v in extra.items():
         if v is not None:
@@ -130,6 +140,14 @@ async def publish(
             raise JetStreamTimeoutError(f"no publish ack for {subject!r} within {timeout}s") from err
         return _parse_ack(msg, subject)
     raise AssertionError("unreachable")
+
+
+def _has_msg_id(headers: Any) -> bool:
+    if headers is None:
+        return False
+    if type(headers) is bytes:  # a pre-encoded block
+        return b"\r\n" + HDR_MSG_ID.encode() + b":" in headers
+    return HDR_MSG_ID in headers
 
 
 def _wake_future(fut: asyncio.Future) -> None:
@@ -411,7 +429,7 @@ class Publisher:
             entry = inflight.pop(token)
             self._inflight_bytes -= entry.size
             timeout_err = JetStreamTimeoutError(f"no publish ack for {entry.subject!r} within {self.timeout}s")
-            if entry.headers is not None and HDR_MSG_ID in entry.headers:
+            if _has_msg_id(entry.headers):
                 self._retry(entry, timeout_err)
             else:
                 self._fail(timeout_err)

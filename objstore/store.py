@@ -24,8 +24,8 @@ from jetstream import (
     StreamNotFoundError,
     WrongLastSequenceError,
 )
-from jetstream.publish import HDR_ROLLUP, ROLLUP_SUBJECT
-from protocol import Headers, NatsError, next_nuid
+from jetstream.publish import HDR_EXPECTED_LAST_SUBJ_SEQ, HDR_ROLLUP, ROLLUP_SUBJECT
+from protocol import Headers, NatsError, encode_headers, next_nuid
 
 from .digest import encode_digest
 from .hashing import Hasher
@@ -48,6 +48,7 @@ from .writer import Source, iter_chunks
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 _ROLLUP = Headers({HDR_ROLLUP: ROLLUP_SUBJECT})
+_ROLLUP_NEW = encode_headers({HDR_ROLLUP: ROLLUP_SUBJECT, HDR_EXPECTED_LAST_SUBJ_SEQ: "0"})
 _KNOWN_MAX = 4096
 _REPLACE_ATTEMPTS = 10
 Progress = Callable[[int, Optional[int]], Any]
@@ -250,7 +251,10 @@ class ObjectStore:
         subject = meta_subject(self.bucket, info.name)
         for _ in range(_REPLACE_ATTEMPTS):
             try:
-                await self._js.publish(subject, payload, headers=_ROLLUP, expected_last_subject_seq=expected)
+                if expected == 0:  # the usual case (a new name): a header block encoded once
+                    await self._js.publish(subject, payload, headers=_ROLLUP_NEW)
+                else:
+                    await self._js.publish(subject, payload, headers=_ROLLUP, expected_last_subject_seq=expected)
             except WrongLastSequenceError as err:
                 seq = err.last_seq
                 if seq is None:

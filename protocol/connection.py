@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional, Union
 from . import auth
 from .encoder import encode_sub, encode_unsub
 from .errors import (
+    BadHeaderError,
     AuthorizationError,
     BadSubjectError,
     ConnectionClosedError,
@@ -274,7 +275,8 @@ class Connection(_HandshakeMixin, _ReconnectMixin, _RequestMixin):
         reply: Optional[str] = None,
         headers: Optional[HeadersInput] = None,
     ) -> None:
-        """Publish ``payload`` to ``subject``.
+        """Publish ``payload`` to ``subject``. ``headers`` is a mapping, a :class:`Headers`, or a
+        header block already encoded with ``encode_headers`` (``bytes``, sent as it is).
 
         Raises :class:`BadSubjectError`, :class:`MaxPayloadError`, :class:`ConnectionClosedError`
         and, while reconnecting, :class:`ReconnectBufferFullError` once the bounded buffer is full.
@@ -287,7 +289,12 @@ class Connection(_HandshakeMixin, _ReconnectMixin, _RequestMixin):
             payload = bytes(payload)  # the caller may reuse a mutable buffer once we return
         plen = len(payload)
         if headers or (type(headers) is Headers and headers.status):
-            hdr = encode_headers(headers)
+            if type(headers) is bytes:  # a block encoded once by the caller (encode_headers)
+                hdr = headers
+                if not (hdr.startswith(b"NATS/1.0") and hdr.endswith(b"\r\n\r\n")):
+                    raise BadHeaderError("a pre-encoded header block must be a NATS/1.0 block ending in a blank line")
+            else:
+                hdr = encode_headers(headers)
             total = len(hdr) + plen
             if total > self.max_payload:
                 raise MaxPayloadError(f"message of {total} bytes (headers included) exceeds max_payload {self.max_payload}")

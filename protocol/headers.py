@@ -141,7 +141,8 @@ class Headers(MutableMapping[str, str]):
         return {k: list(vs) for k, vs in self._map.items()}
 
 
-HeadersInput = Union[Headers, Mapping[str, Union[str, list[str], tuple[str, ...]]], Iterable[tuple[str, str]]]
+# Also accepted by Connection.publish: ``bytes``, a block already encoded with encode_headers.
+HeadersInput = Union[Headers, Mapping[str, Union[str, list[str], tuple[str, ...]]], Iterable[tuple[str, str]], bytes]
 
 
 def encode_headers(headers: HeadersInput | None, status: str = "", description: str = "") -> bytes:

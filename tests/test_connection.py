@@ -626,3 +626,17 @@ async def test_server_replies_larger_than_max_payload_are_accepted(server_factor
         assert len(infos) == 10
         with pytest.raises(protocol.MaxPayloadError):
             await nc.publish("x", b"y" * 5000)  # still enforced outbound
+
+
+async def test_publish_with_a_pre_encoded_header_block(nats_url):
+    import protocol
+
+    nc = await protocol.connect(nats_url)
+    async with nc:
+        sub = await nc.subscribe("pre.x")
+        block = protocol.encode_headers({"A": ["1", "2"]})
+        await nc.publish("pre.x", b"data", headers=block)
+        msg = await sub.next_msg(timeout=2)
+        assert msg.raw_headers == block and msg.headers.get_all("A") == ["1", "2"]
+        with pytest.raises(protocol.BadHeaderError):
+            await nc.publish("pre.x", b"", headers=b"not a header block")
