@@ -233,8 +233,9 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             try:
-                if sub.pending_msgs and idle is None and deadline is None:
-                    msg: Msg = await sub.__anext__()  # queued already: no timer needed
+                queued = sub.next_nowait()  # already queued: no await, no timer
+                if queued is not None:
+                    msg: Msg = queued
                 else:
                     wait = 2 * self.idle_heartbeat
                     if idle is not None:

@@ -163,6 +163,24 @@ class Subscription:
             waiter = self._waiter = self._conn._loop.create_future()
             await waiter
 
+    def next_nowait(self) -> Optional[Msg]:
+        """The next queued message without waiting, or ``None`` when none is queued (the
+        subscription may still be open). Raises :class:`SlowConsumerError` once after drops."""
+        if self._slow:
+            self._slow = False
+            raise SlowConsumerError(
+                f"subscription {self.sid} on {self.subject!r} exceeded its pending limits; "
+                f"{self._dropped} message(s) dropped so far",
+                sid=self.sid,
+                dropped=self._dropped,
+            )
+        pending = self._pending
+        if pending:
+            msg = pending.popleft()
+            self._pending_bytes -= len(msg.data)
+            return msg
+        return None
+
     async def next_msg(self, timeout: Optional[float] = 1.0) -> Msg:
         """The next message; :class:`NatsTimeoutError` after ``timeout`` seconds.
 

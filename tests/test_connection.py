@@ -640,3 +640,17 @@ async def test_publish_with_a_pre_encoded_header_block(nats_url):
         assert msg.raw_headers == block and msg.headers.get_all("A") == ["1", "2"]
         with pytest.raises(protocol.BadHeaderError):
             await nc.publish("pre.x", b"", headers=b"not a header block")
+
+
+async def test_next_nowait_returns_queued_messages_or_none(nats_url):
+    import protocol
+
+    nc = await protocol.connect(nats_url)
+    async with nc:
+        sub = await nc.subscribe("nw.x")
+        assert sub.next_nowait() is None
+        await nc.publish("nw.x", b"1")
+        await nc.publish("nw.x", b"2")
+        await nc.flush()
+        assert [sub.next_nowait().data, sub.next_nowait().data] == [b"1", b"2"]
+        assert sub.next_nowait() is None and sub.pending_bytes == 0
