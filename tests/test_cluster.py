@@ -16,23 +16,13 @@ from typing import Any
 
 import pytest
 
-from events_util import wait_event
-
+from events_util import eventually, wait_event
 from harness import NatsCluster
-from protocol import NatsTimeoutError, NoRespondersError, StatusEvent, connect
+from protocol import NatsTimeoutError, NoRespondersError, connect
 
 pytestmark = pytest.mark.timeout(60)
 
 FAST = {"reconnect_time_wait": 0.1, "reconnect_jitter": 0.02, "connect_timeout": 0.5, "max_reconnect_attempts": -1}
-
-
-
-
-async def eventually(predicate, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
-        await asyncio.sleep(0.02)
 
 
 async def request_eventually(nc, subject: str, data: bytes, timeout: float = 5.0) -> None:
@@ -150,6 +140,7 @@ async def test_failover_keeps_subscriptions_and_loses_nothing_after_reconnect(cl
             await same.publish("cl.limited", b"after")
         await same.flush()
         assert [m.data async for m in limited] == [b"after", b"after"]
+        await nc.flush()  # a duplicate from `same`'s node would have arrived before this PONG
         await asyncio.sleep(0.05)
         assert plain.pending_msgs == 0 and queue.pending_msgs == 0  # exactly once
     finally:

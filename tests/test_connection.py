@@ -13,7 +13,9 @@ import time
 
 import pytest
 
+import jetstream
 import protocol
+from events_util import eventually, take
 from harness import free_port
 from protocol import (
     BadHeaderError,
@@ -38,18 +40,6 @@ async def nc(nats_url):
         yield conn
     finally:
         await conn.close()
-
-
-async def _collect(sub, n: int, timeout: float = 5.0) -> list:
-    async def run():
-        out = []
-        async for msg in sub:
-            out.append(msg)
-            if len(out) == n:
-                break
-        return out
-
-    return await asyncio.wait_for(run(), timeout)
 
 
 # Connecting ------------------------------------------------------------------------------------
@@ -107,7 +97,7 @@ async def test_publish_subscribe_with_multi_value_headers(nc):
     await nc.publish("hdr.test", b"body", headers=h)
     await nc.publish("hdr.test", b"dict", headers={"X-One": "1", "X-Many": ["p", "q"]})
     await nc.publish("hdr.test", b"plain")
-    m1, m2, m3 = await _collect(sub, 3)
+    m1, m2, m3 = await take(sub, 3)
     assert m1.data == b"body" and m1.raw_headers == encode_headers(h)
     assert m1.headers.get_all("A") == ["1", "3"] and m1.headers["a"] == "lower"
     assert list(m1.headers.multi_items()) == list(h.multi_items())
@@ -119,7 +109,7 @@ async def test_async_iterator_subscription(nc):
     sub = await nc.subscribe("iter.x")
     for i in range(50):
         await nc.publish("iter.x", str(i).encode(), reply=f"r.{i}")
-    msgs = await _collect(sub, 50)
+    msgs = await take(sub, 50)
     assert [m.data for m in msgs] == [str(i).encode() for i in range(50)]
     assert [m.reply for m in msgs] == [f"r.{i}" for i in range(50)]
     assert all(m.subject == "iter.x" and m.sid == sub.sid for m in msgs)
@@ -161,10 +151,7 @@ async def test_callback_errors_are_reported_and_delivery_continues(nats_url):
         for data in (b"a", b"boom", b"b"):
             await nc.publish("cberr", data)
         await nc.flush()
-        for _ in range(100):
-            if len(got) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(got) == 2, what="both good messages delivered")
         assert got == [b"a", b"b"]
         assert any(isinstance(e, RuntimeError) for e in errors)
     finally:
@@ -183,10 +170,10 @@ async def test_queue_groups_share_without_duplicates(nats_url, nc):
             await nc.publish("work", b"%d" % i)
         await nc.flush()
         await nc2.flush()
-        seen_all = await _collect(everyone, 200)
+        seen_all = await take(everyone, 200)
         assert len(seen_all) == 200
-        a = [m.data for m in await _collect(q1, q1.pending_msgs)] if q1.pending_msgs else []
-        b = [m.data for m in await _collect(q2, q2.pending_msgs)] if q2.pending_msgs else []
+        a = [m.data for m in await take(q1, q1.pending_msgs)] if q1.pending_msgs else []
+        b = [m.data for m in await take(q2, q2.pending_msgs)] if q2.pending_msgs else []
         assert len(a) + len(b) == 200
         assert sorted(a + b, key=int) == [b"%d" % i for i in range(200)]
         assert not set(a) & set(b)
@@ -202,9 +189,9 @@ async def test_wildcard_subscriptions(nc):
     for subj in ("w.a", "w.a.b", "w.a.z", "w", "x.a"):
         await nc.publish(subj, subj.encode())
     await nc.flush()
-    assert [m.subject for m in await _collect(star, 1)] == ["w.a"]
-    assert [m.subject for m in await _collect(full, 3)] == ["w.a", "w.a.b", "w.a.z"]
-    assert [m.subject for m in await _collect(mid, 1)] == ["w.a.z"]
+    assert [m.subject for m in await take(star, 1)] == ["w.a"]
+    assert [m.subject for m in await take(full, 3)] == ["w.a", "w.a.b", "w.a.z"]
+    assert [m.subject for m in await take(mid, 1)] == ["w.a.z"]
     assert star.pending_msgs == full.pending_msgs == mid.pending_msgs == 0
 
 
@@ -215,7 +202,7 @@ async def test_unsubscribe(nc):
     await sub.unsubscribe()
     await nc.publish("un.x", b"2")
     await nc.flush()
-    assert [m.data for m in await _collect(sub, 5)] == [b"1"]  # queued message, then the end
+    assert [m.data for m in await take(sub, 5)] == [b"1"]  # queued message, then the end
     assert sub.closed
     other = await nc.subscribe("un.x")
     async with other:
@@ -229,14 +216,14 @@ async def test_auto_unsubscribe_max_msgs(nc):
     for i in range(10):
         await nc.publish("auto.x", b"%d" % i)
     await nc.flush()
-    msgs = await _collect(sub, 100)  # iteration ends by itself
+    msgs = await take(sub, 100)  # iteration ends by itself
     assert [m.data for m in msgs] == [b"0", b"1", b"2"]
     assert sub.closed and sub.delivered == 3
     later = await nc.subscribe("auto.y")
     await later.unsubscribe(limit=2)
     for i in range(5):
         await nc.publish("auto.y", b"%d" % i)
-    assert [m.data for m in await _collect(later, 100)] == [b"0", b"1"]
+    assert [m.data for m in await take(later, 100)] == [b"0", b"1"]
 
 
 async def test_bad_subjects_rejected_before_sending(nc):
@@ -290,9 +277,9 @@ async def test_late_reply_is_not_given_to_another_request(nc):
 async def test_no_responders(nc):
     t0 = time.monotonic()
     with pytest.raises(NoRespondersError) as info:
-        await nc.request("nobody.listens", b"?", timeout=5)
+        await nc.request("nobody.listens", b"?", timeout=30)
     assert isinstance(info.value, NatsError)
-    assert time.monotonic() - t0 < 2  # the 503 arrives at once, not at the timeout
+    assert time.monotonic() - t0 < 10  # the 503 arrives at once, long before the 30 s timeout
     assert nc.is_connected
 
 
@@ -338,7 +325,7 @@ async def test_concurrent_flushes_resolve_in_order(nc):
         order.append(i)
 
     await asyncio.gather(*(one(i) for i in range(20)))
-    assert sorted(order) == list(range(20))
+    assert order == list(range(20))  # PONGs answer PINGs in order: each flush resolves in turn
 
 
 async def test_no_echo(nats_url):
@@ -361,7 +348,7 @@ async def test_slow_consumer_reports_drops_then_continues(nc):
     with pytest.raises(SlowConsumerError) as info:
         await sub.next_msg(1)
     assert info.value.dropped == 45 and info.value.sid == sub.sid
-    assert [m.data for m in await _collect(sub, 5)] == [b"%d" % i for i in range(5)]
+    assert [m.data for m in await take(sub, 5)] == [b"%d" % i for i in range(5)]
     await nc.publish("slow", b"next")
     assert (await sub.next_msg(2)).data == b"next"  # no second error: nothing new was dropped
     assert nc.is_connected
@@ -379,7 +366,7 @@ async def test_slow_consumer_by_bytes_and_callback(nats_url):
         with pytest.raises(SlowConsumerError) as info:
             await sub.next_msg(1)
         assert info.value.dropped == 1
-        assert [m.data[:1] for m in await _collect(sub, 2)] == [b"a", b"c"]
+        assert [m.data[:1] for m in await take(sub, 2)] == [b"a", b"c"]
 
         gate = asyncio.Event()
         got = []
@@ -394,10 +381,7 @@ async def test_slow_consumer_by_bytes_and_callback(nats_url):
         await nc.flush()
         gate.set()
         await nc.publish("slowc", b"last")
-        for _ in range(200):
-            if got and got[-1] == b"last":
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: got and got[-1] == b"last", what="the last message delivered")
         assert [e.dropped for e in errors if isinstance(e, SlowConsumerError)] == [slow.dropped]
         # The callback may hold one message while two more wait: the rest were dropped.
         kept = got[:-1]
@@ -429,7 +413,7 @@ async def test_drain_consumes_queued_messages_then_closes(nats_url):
         await other.flush()
         await nc.flush()
         drain = asyncio.get_running_loop().create_task(nc.drain(timeout=10))
-        msgs = await _collect(sub, 1000)  # ends when the subscription is drained
+        msgs = await take(sub, 1000)  # ends when the subscription is drained
         await asyncio.wait_for(drain, 10)
         assert [m.data for m in msgs] == [b"%d" % i for i in range(20)]
         assert got_cb == [b"%d" % i for i in range(20)]
@@ -447,7 +431,7 @@ async def test_subscription_drain_keeps_messages_in_flight(nc):
     for i in range(100):  # queued, not yet on the wire when drain starts
         await nc.publish("sdr", b"%d" % i)
     await asyncio.wait_for(sub.drain(), 5)
-    assert [m.data for m in await _collect(sub, 1000)] == [b"%d" % i for i in range(100)]
+    assert [m.data for m in await take(sub, 1000)] == [b"%d" % i for i in range(100)]
     await nc.publish("sdr", b"after")
     await nc.flush()
     assert keep.pending_msgs == 101 and sub.pending_msgs == 0 and nc.is_connected
@@ -461,7 +445,7 @@ async def test_drain_rejects_new_subscriptions(nc):
     await asyncio.sleep(0)
     with pytest.raises(ConnectionClosedError):
         await nc.subscribe("dr2.new")
-    assert [m.data for m in await _collect(sub, 10)] == [b"x"]
+    assert [m.data for m in await take(sub, 10)] == [b"x"]
     await asyncio.wait_for(drain, 5)
     assert nc.is_closed
 
@@ -501,7 +485,7 @@ async def test_close_flushes_queued_publishes(nats_url):
         for i in range(100):
             await nc.publish("cl.flush", b"%d" % i)
         await nc.close()  # no flush: close itself must write what is queued
-        msgs = await _collect(sub, 100)
+        msgs = await take(sub, 100)
         assert [m.data for m in msgs] == [b"%d" % i for i in range(100)]
     finally:
         await receiver.close()
@@ -558,7 +542,7 @@ async def test_large_messages_round_trip(nats_url, nc):
                 await nc.publish(f"large.{i}", p, headers={"Digest": hashlib.sha256(p).hexdigest()})
             else:
                 await nc.publish(f"large.{i}", p)
-        msgs = await _collect(sub, len(payloads), timeout=20)
+        msgs = await take(sub, len(payloads), timeout=20)
         for i, (m, p) in enumerate(zip(msgs, payloads)):
             assert m.subject == f"large.{i}" and len(m.data) == len(p) and m.data == p
             if i % 2:
@@ -577,8 +561,6 @@ async def test_large_messages_round_trip(nats_url, nc):
 
 
 async def test_status_only_headers_and_empty_queue(nats_url):
-    import protocol
-
     nc = await protocol.connect(nats_url)
     async with nc:
         sub = await nc.subscribe("st.x", queue="")  # "" means no queue group (nats-py)
@@ -589,9 +571,6 @@ async def test_status_only_headers_and_empty_queue(nats_url):
 
 
 async def test_next_msg_timeout_and_cancel_are_prompt(nats_url):
-    import asyncio
-    import protocol
-
     nc = await protocol.connect(nats_url)
     async with nc:
         sub = await nc.subscribe("nm.x")
@@ -612,9 +591,6 @@ async def test_next_msg_timeout_and_cancel_are_prompt(nats_url):
 
 async def test_server_replies_larger_than_max_payload_are_accepted(server_factory):
     # max_payload limits what clients publish; the server's own API replies may be larger.
-    import jetstream
-    import protocol
-
     srv = server_factory("max_payload: 4096")
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     async with nc:
@@ -629,8 +605,6 @@ async def test_server_replies_larger_than_max_payload_are_accepted(server_factor
 
 
 async def test_publish_with_a_pre_encoded_header_block(nats_url):
-    import protocol
-
     nc = await protocol.connect(nats_url)
     async with nc:
         sub = await nc.subscribe("pre.x")

@@ -6,14 +6,14 @@
 (c) ``parser.buffered`` never exceeds ``max_control_line + max_payload + 4``.
 
 Stdlib ``random`` with fixed seeds plus a derandomized ``hypothesis`` run; the whole module takes a
-few seconds.
+few seconds. Parser speed is measured by ``bench/``; the timeout below only guards against a hang.
 """
 
 from __future__ import annotations
 
 import random
-import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +26,8 @@ MAX_CL = 512
 MAX_PAYLOAD = 4096
 BOUND = MAX_CL + MAX_PAYLOAD + 4
 SEEDS = range(100)
-TIME_BUDGET = 20.0  # seconds for the whole module, generous for slow CI machines
+
+pytestmark = pytest.mark.timeout(120)  # per test: a hang guard, generous for slow CI machines
 
 
 def _parser() -> Parser:
@@ -92,7 +93,6 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 
 def test_a_any_split_gives_the_frames_of_whole():
-    start = time.monotonic()
     for seed in SEEDS:
         rng = random.Random(seed)
         data, expected = random_stream(rng, rng.randint(1, 40), max_payload=MAX_PAYLOAD - 64)
@@ -105,11 +105,9 @@ def test_a_any_split_gives_the_frames_of_whole():
         if seed % 8 == 0:  # byte by byte, on some seeds (slow path)
             got, failed, _ = run([data[i : i + 1] for i in range(len(data))])
             assert not failed and got == expected, seed
-    assert time.monotonic() - start < TIME_BUDGET
 
 
 def test_b_mutations_give_frames_or_protocol_error():
-    start = time.monotonic()
     outcomes = {True: 0, False: 0}
     for seed in SEEDS:
         rng = random.Random(1000 + seed)
@@ -123,18 +121,15 @@ def test_b_mutations_give_frames_or_protocol_error():
             assert (split, failed2) == (whole, failed), seed
     # Sanity: mutations produce both outcomes.
     assert outcomes[True] > 100 and outcomes[False] > 10, outcomes
-    assert time.monotonic() - start < TIME_BUDGET
 
 
 def test_b_mutations_byte_by_byte():
-    start = time.monotonic()
     for seed in range(20):
         rng = random.Random(5000 + seed)
         data, _ = random_stream(rng, rng.randint(1, 8), max_payload=512)
         bad = mutate(rng, data)
         whole = run([bad])[:2]
         assert run([bad[i : i + 1] for i in range(len(bad))])[:2] == whole, seed
-    assert time.monotonic() - start < TIME_BUDGET
 
 
 def test_b_random_garbage():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -17,10 +17,16 @@ import pytest
 
 import jetstream
 import protocol
+from events_util import eventually
 from jetstream import errors as E
 from jetstream.models import StreamConfig
 
 pytestmark = pytest.mark.timeout(60)
+
+# "No responders, not a timeout": calls that must fail at once get a long timeout and must fail
+# in a fraction of it (generous, so a slow machine does not matter; waiting for it would).
+LONG_TIMEOUT = 30.0
+FAIL_WITHIN = 10.0
 
 
 @pytest.fixture
@@ -125,30 +131,35 @@ async def test_stream_info_with_subjects_filter(js: jetstream.JetStream) -> None
     assert some.state.subjects == {"i.a": 2, "i.b": 1}
 
 
-async def test_stream_info_subjects_paging(js: jetstream.JetStream, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_stream_info_subjects_paging(
+    js: jetstream.JetStream, nc: protocol.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """state.subjects is paged by the server (100,000 per reply): stream_info merges the pages."""
     await js.add_stream(name="SP", subjects=["sp.>"], storage="memory")
-    await js.publish("sp.x", b"")
-    real = js.request_json
-    universe = {f"sp.{i}": 1 for i in range(7)}
-    offsets: list[Any] = []
+    n = 100_005  # one subject each: two pages
+    for i in range(n):
+        await nc.publish(f"sp.{i}", b"")  # core publishes: no ack round trip each
+    await nc.flush()
 
-    async def paged(subject: str, body: Any = None, timeout: Any = None) -> dict[str, Any]:
-        resp = await real(subject, body, timeout)
+    async def stored_all() -> bool:
+        return (await js.stream_info("SP")).state.messages == n
+
+    await eventually(stored_all, 20, what=f"{n} messages stored")
+    real = js.request_json
+    pages: list[tuple[int, int]] = []
+
+    async def spy(subject: str, body: Any = None, timeout: Any = None) -> dict[str, Any]:
+        resp = await real(subject, body, timeout)  # the server's own reply, only recorded
         if body and "subjects_filter" in body:
-            off = body.get("offset", 0)
-            offsets.append(off)
-            keys = list(universe)[off : off + 3]
-            resp["state"]["subjects"] = {k: universe[k] for k in keys}
-            resp.update(total=len(universe), offset=off, limit=3)
+            pages.append((body.get("offset", 0), len(resp["state"].get("subjects") or {})))
         return resp
 
-    monkeypatch.setattr(js, "request_json", paged)
+    monkeypatch.setattr(js, "request_json", spy)
     info = await js.stream_info("SP", subjects_filter=">")
-    assert info.state.subjects == universe
-    assert offsets == [0, 3, 6]
+    assert info.state.subjects == {f"sp.{i}": 1 for i in range(n)}
+    assert pages == [(0, 100_000), (100_000, 5)]
     assert (await js.stream_info("SP")).state.subjects is None
-    assert offsets == [0, 3, 6]
+    assert len(pages) == 2
 
 
 async def test_stream_info_deleted_details(js: jetstream.JetStream) -> None:
@@ -214,7 +225,9 @@ async def test_purge_below_seq(js: jetstream.JetStream) -> None:
     assert info.state.first_seq == 4 and info.state.messages == 7
     # seq with a subject filter: only that subject below seq
     assert await js.purge_stream("P", subject="p.a", seq=8) == 2  # 5, 7
-    assert info.state.last_seq == 10
+    info = await js.stream_info("P", subjects_filter=">")
+    assert (info.state.first_seq, info.state.last_seq, info.state.messages) == (4, 10, 5)  # 4 6 8 9 10
+    assert info.state.subjects == {"p.a": 1, "p.b": 4}
 
 
 async def test_purge_seq_and_keep_rejected_locally(js: jetstream.JetStream) -> None:
@@ -253,8 +266,9 @@ async def test_stream_names_and_list_empty(js: jetstream.JetStream) -> None:
     assert await js.streams_info() == []
 
 
-async def test_paging_over_server_limits(js: jetstream.JetStream) -> None:
-    """LIST pages at 256 and NAMES at 1024 (wire.md 2.2): both walk every page."""
+async def test_paging_over_server_limits(js: jetstream.JetStream, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LIST pages at 256 and NAMES at 1024 (wire.md 2.2): both walk every page, the offset
+    advancing by the page length and the subject filter sent with every page."""
     count = 1030
     for start in range(0, count, 200):
         await asyncio.gather(
@@ -262,39 +276,44 @@ async def test_paging_over_server_limits(js: jetstream.JetStream) -> None:
         )
     first = await js.request_json("$JS.API.STREAM.NAMES", {"offset": 0})
     assert first["total"] == count and len(first["streams"]) == first["limit"] < count
+    real = js.request_json
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def spy(subject: str, body: Any = None, timeout: Any = None) -> dict[str, Any]:
+        calls.append((subject, dict(body or {})))
+        return await real(subject, body, timeout)  # the server's own reply
+
+    monkeypatch.setattr(js, "request_json", spy)
     names = await js.stream_names()
     assert len(names) == count and len(set(names)) == count
+    assert [(s, b["offset"]) for s, b in calls] == [("$JS.API.STREAM.NAMES", 0), ("$JS.API.STREAM.NAMES", 1024)]
+    calls.clear()
     infos = await js.streams_info()
     assert len(infos) == count
     assert {i.config.name for i in infos} == set(names)
+    assert [(s, b["offset"]) for s, b in calls] == [("$JS.API.STREAM.LIST", o) for o in (0, 256, 512, 768, 1024)]
+    calls.clear()
+    assert sorted(await js.stream_names(subject="q.>")) == sorted(names)
+    assert [b for _, b in calls] == [{"offset": 0, "subject": "q.>"}, {"offset": 1024, "subject": "q.>"}]
 
 
-async def test_paging_offset_handling(js: jetstream.JetStream, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Offsets advance by the page length; stops at total, on an empty page and on ``null``."""
+@pytest.mark.parametrize("last_page", [[], None], ids=["empty", "null"])
+async def test_paging_stops_on_an_empty_page(
+    js: jetstream.JetStream, monkeypatch: pytest.MonkeyPatch, last_page: Any
+) -> None:
+    """A reply whose total keeps growing while paging (a real server cannot be made to do that on
+    demand: the replies are scripted) must not page forever: an empty or ``null`` page ends it."""
     calls: list[dict[str, Any]] = []
     universe = [f"S{i}" for i in range(7)]
-
-    async def fake(subject: str, body: Any = None, timeout: Any = None) -> dict[str, Any]:
-        calls.append(dict(body))
-        off = body["offset"]
-        return {"total": len(universe), "offset": off, "limit": 3, "streams": universe[off : off + 3] or None}
-
-    monkeypatch.setattr(js, "request_json", fake)
-    assert await js.stream_names(subject="x.>") == universe
-    assert [c["offset"] for c in calls] == [0, 3, 6]
-    assert all(c["subject"] == "x.>" for c in calls)
-
-    # a server whose total grows while paging must not loop forever: an empty page ends it
-    calls.clear()
 
     async def growing(subject: str, body: Any = None, timeout: Any = None) -> dict[str, Any]:
         calls.append(dict(body))
         off = body["offset"]
-        return {"total": 10_000, "offset": off, "limit": 3, "streams": universe[off : off + 3]}
+        return {"total": 10_000, "offset": off, "limit": 3, "streams": universe[off : off + 3] or last_page}
 
     monkeypatch.setattr(js, "request_json", growing)
     assert await js.stream_names() == universe
-    assert len(calls) == 4
+    assert [c["offset"] for c in calls] == [0, 3, 6, 7]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -358,13 +377,14 @@ async def test_direct_get_single_last_and_next(js: jetstream.JetStream) -> None:
     assert (leader.seq, leader.subject, leader.data) == (last_a.seq, last_a.subject, last_a.data)
 
 
-async def test_direct_get_without_allow_direct(js: jetstream.JetStream) -> None:
+async def test_direct_get_without_allow_direct(nc: protocol.Connection) -> None:
+    js = jetstream.JetStream(nc, timeout=LONG_TIMEOUT)
     await js.add_stream(name="ND", subjects=["nd"], storage="memory")
     await js.publish("nd", b"x")
     t0 = time.monotonic()
     with pytest.raises(E.JetStreamNotEnabledError):
         await js.direct_get("ND", 1)
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < FAIL_WITHIN  # no responders, not the timeout
 
 
 async def test_direct_get_batch(js: jetstream.JetStream) -> None:
@@ -595,12 +615,12 @@ async def test_unknown_err_code_is_plain_api_error(js: jetstream.JetStream) -> N
 async def test_publish_no_stream_fails_quickly(js: jetstream.JetStream) -> None:
     t0 = time.monotonic()
     with pytest.raises(E.NoStreamResponseError):
-        await js.publish("no.stream.here", b"x", retries=0)
-    assert time.monotonic() - t0 < 0.5
+        await js.publish("no.stream.here", b"x", retries=0, timeout=LONG_TIMEOUT)
+    assert time.monotonic() - t0 < FAIL_WITHIN  # no responders, not the ack timeout
     t0 = time.monotonic()
     with pytest.raises(E.NoStreamResponseError):
-        await js.publish("no.stream.here", b"x")  # default: 2 retries 250 ms apart
-    assert time.monotonic() - t0 < 2.0
+        await js.publish("no.stream.here", b"x", timeout=LONG_TIMEOUT)  # default: 2 retries 250 ms apart
+    assert 0.45 <= time.monotonic() - t0 < FAIL_WITHIN
 
 
 async def test_publish_retries_until_stream_exists(js: jetstream.JetStream) -> None:
@@ -609,7 +629,7 @@ async def test_publish_retries_until_stream_exists(js: jetstream.JetStream) -> N
         await js.add_stream(name="LATE", subjects=["late"], storage="memory")
 
     task = asyncio.get_running_loop().create_task(create_later())
-    ack = await js.publish("late", b"x", retries=20, retry_wait=0.1)
+    ack = await js.publish("late", b"x", retries=100, retry_wait=0.1)  # up to ~10 s for the stream
     await task
     assert ack.stream == "LATE" and ack.seq == 1
 
@@ -637,13 +657,13 @@ async def test_jetstream_not_enabled(server_factory: Any) -> None:
     srv = server_factory(jetstream=False)
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
-        js = jetstream.JetStream(nc, timeout=2.0)
+        js = jetstream.JetStream(nc, timeout=LONG_TIMEOUT)
         t0 = time.monotonic()
         with pytest.raises(E.JetStreamNotEnabledError):
             await js.account_info()
         with pytest.raises(E.JetStreamNotEnabledError):
             await js.add_stream(name="X", subjects=["x"])
-        assert time.monotonic() - t0 < 2.0  # no-responders, not a timeout
+        assert time.monotonic() - t0 < FAIL_WITHIN  # no-responders, not a timeout
         with pytest.raises(E.NoStreamResponseError):
             await js.publish("x", b"1", retries=0)
     finally:

@@ -16,6 +16,7 @@ import pytest
 
 import jetstream
 import protocol
+from events_util import take
 from harness import NatsServer
 from jetstream import errors as E
 
@@ -66,18 +67,6 @@ async def js(nats_url: str) -> AsyncIterator[jetstream.JetStream]:
         yield jetstream.JetStream(nc)
     finally:
         await nc.close()
-
-
-async def _take(oc: jetstream.OrderedConsumer, n: int, timeout: float = 5.0) -> list[jetstream.JsMsg]:
-    async def run() -> list[jetstream.JsMsg]:
-        out = []
-        async for m in oc:
-            out.append(m)
-            if len(out) == n:
-                break
-        return out
-
-    return await asyncio.wait_for(run(), timeout)
 
 
 async def _nothing_for(oc: jetstream.OrderedConsumer, seconds: float) -> None:
@@ -154,12 +143,12 @@ async def test_gap_while_caught_up(js: jetstream.JetStream) -> None:
     for i in range(5):
         await js.publish("g", b"%d" % i)
     async with js.ordered_consumer("G", idle_heartbeat=0.2) as oc:
-        first = await _take(oc, 5)
+        first = await take(oc, 5)
         assert [m.seq for m in first] == [1, 2, 3, 4, 5]
         await js.delete_consumer("G", oc.name)
         for i in range(5, 8):
             await js.publish("g", b"%d" % i)
-        more = await _take(oc, 3, timeout=10)
+        more = await take(oc, 3, timeout=10)
         assert [m.seq for m in more] == [6, 7, 8]
         assert oc.resets >= 1
         await _nothing_for(oc, 0.5)
@@ -246,14 +235,14 @@ async def dp(js: jetstream.JetStream) -> tuple[jetstream.JetStream, datetime]:
 async def test_deliver_all(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP") as oc:
-        got = await _take(oc, 7)
+        got = await take(oc, 7)
     assert [m.data for m in got] == [b"a1", b"b1", b"a2", b"c1", b"b2", b"a3", b"c2"]
 
 
 async def test_deliver_last(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP", deliver_policy="last") as oc:
-        got = await _take(oc, 1)
+        got = await take(oc, 1)
         assert (got[0].seq, got[0].data) == (7, b"c2")
         assert oc.caught_up
         await _nothing_for(oc, 0.3)
@@ -266,7 +255,7 @@ async def test_deliver_last_per_subject(dp: tuple[jetstream.JetStream, datetime]
         await js.ordered_consumer("DP", deliver_policy="last_per_subject").start()
     assert ei.value.err_code == 10094
     async with js.ordered_consumer("DP", deliver_policy="last_per_subject", filter_subject="dp.>") as oc:
-        got = await _take(oc, 3)
+        got = await take(oc, 3)
         assert sorted((m.subject, m.data) for m in got) == [("dp.a", b"a3"), ("dp.b", b"b2"), ("dp.c", b"c2")]
         await _nothing_for(oc, 0.3)
         await js.publish("dp.b", b"b3")
@@ -286,14 +275,14 @@ async def test_deliver_new(dp: tuple[jetstream.JetStream, datetime]) -> None:
 async def test_deliver_by_start_sequence(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP", deliver_policy="by_start_sequence", opt_start_seq=4) as oc:
-        got = await _take(oc, 4)
+        got = await take(oc, 4)
     assert [m.seq for m in got] == [4, 5, 6, 7]
 
 
 async def test_deliver_by_start_time(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, t = dp
     async with js.ordered_consumer("DP", deliver_policy="by_start_time", opt_start_time=t) as oc:
-        got = await _take(oc, 2)
+        got = await take(oc, 2)
         assert [m.data for m in got] == [b"a3", b"c2"]
         await _nothing_for(oc, 0.3)
     with pytest.raises(E.OrderedConsumerError):
@@ -303,7 +292,7 @@ async def test_deliver_by_start_time(dp: tuple[jetstream.JetStream, datetime]) -
 async def test_filter_single(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP", filter_subject="dp.a") as oc:
-        got = await _take(oc, 3)
+        got = await take(oc, 3)
         assert [(m.seq, m.data) for m in got] == [(1, b"a1"), (3, b"a2"), (6, b"a3")]
         assert [m.metadata.consumer_seq for m in got] == [1, 2, 3]
         assert oc.caught_up
@@ -314,17 +303,17 @@ async def test_filter_wildcard(dp: tuple[jetstream.JetStream, datetime]) -> None
     js, _ = dp
     await js.publish("dp.x.y", b"deep")
     async with js.ordered_consumer("DP", filter_subject="dp.*") as oc:
-        got = await _take(oc, 7)
+        got = await take(oc, 7)
         assert all(m.subject != "dp.x.y" for m in got)
         await _nothing_for(oc, 0.3)
     async with js.ordered_consumer("DP", filter_subject="dp.x.>") as oc:
-        assert [m.data for m in await _take(oc, 1)] == [b"deep"]
+        assert [m.data for m in await take(oc, 1)] == [b"deep"]
 
 
 async def test_filter_multiple(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP", filter_subject=["dp.a", "dp.c"]) as oc:
-        got = await _take(oc, 5)
+        got = await take(oc, 5)
         assert [m.data for m in got] == [b"a1", b"a2", b"c1", b"a3", b"c2"]
         assert oc.caught_up
         await _nothing_for(oc, 0.3)
@@ -333,7 +322,7 @@ async def test_filter_multiple(dp: tuple[jetstream.JetStream, datetime]) -> None
 async def test_filter_with_policy_last_per_subject_and_multiple(dp: tuple[jetstream.JetStream, datetime]) -> None:
     js, _ = dp
     async with js.ordered_consumer("DP", filter_subject=["dp.a", "dp.b"], deliver_policy="last_per_subject") as oc:
-        got = await _take(oc, 2)
+        got = await take(oc, 2)
         assert sorted(m.data for m in got) == [b"a3", b"b2"]
 
 
@@ -362,7 +351,7 @@ async def test_consumer_removed_on_exit(js: jetstream.JetStream) -> None:
     await js.add_stream(name="RM", subjects=["rm"], storage="memory")
     await js.publish("rm", b"x")
     async with js.ordered_consumer("RM") as oc:
-        await _take(oc, 1)
+        await take(oc, 1)
         name = oc.name
         info = await js.consumer_info("RM", name)
         assert info.config.ack_policy == jetstream.AckPolicy.NONE
@@ -388,7 +377,7 @@ async def test_headers_only(js: jetstream.JetStream) -> None:
     await js.add_stream(name="HO", subjects=["ho"], storage="memory")
     await js.publish("ho", b"x" * 1000, headers={"K": "v"})
     async with js.ordered_consumer("HO", headers_only=True) as oc:
-        m = (await _take(oc, 1))[0]
+        m = (await take(oc, 1))[0]
     assert m.data == b""
     assert m.headers is not None and m.headers.get("K") == "v"
     assert m.headers.get("Nats-Msg-Size") == "1000"
@@ -410,7 +399,7 @@ async def test_concurrent_ordered_consumers(js: jetstream.JetStream) -> None:
         for oc in ocs:
             await oc.start()
         assert len({oc.name for oc in ocs}) == 4
-        got = await asyncio.gather(_take(ocs[0], 50), _take(ocs[1], 50), _take(ocs[2], 25), _take(ocs[3], 25))
+        got = await asyncio.gather(take(ocs[0], 50), take(ocs[1], 50), take(ocs[2], 25), take(ocs[3], 25))
     finally:
         for oc in ocs:
             await oc.close()
@@ -422,11 +411,6 @@ async def test_concurrent_ordered_consumers(js: jetstream.JetStream) -> None:
 
 async def test_next_timeout_on_idle_stream_with_heartbeats(nats_url):
     # next(timeout) must return on time even when heartbeats arrive around the deadline.
-    import asyncio
-
-    import jetstream
-    import protocol
-
     nc = await protocol.connect(nats_url)
     async with nc:
         js = jetstream.JetStream(nc)

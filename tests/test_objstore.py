@@ -14,11 +14,11 @@ import json
 import os
 import tracemalloc
 from datetime import datetime, timedelta, timezone
-from typing import AsyncIterator
 
 import pytest
 
 import objstore
+from events_util import eventually
 from objstore import (
     BadBucketError,
     BucketExistsError,
@@ -234,10 +234,10 @@ async def test_bind_mirror_stream(js: objstore.JetStreamContext) -> None:
             storage="file",
         )
     )
-    for _ in range(100):
-        if (await stream_state(js, "mir")).messages == (await stream_state(js, "src")).messages:
-            break
-        await asyncio.sleep(0.05)
+    async def caught_up() -> bool:
+        return (await stream_state(js, "mir")).messages == (await stream_state(js, "src")).messages
+
+    await eventually(caught_up, 20, what="the mirror caught up")
     mirror = await js.object_store("mir")
     assert await mirror.get("small") == b"tiny"
     assert await mirror.get("big") == data
@@ -717,22 +717,17 @@ async def test_watch_timeouts_lose_nothing(store: objstore.ObjectStore) -> None:
                 await asyncio.sleep(0)
 
         names: list[str] = []
-        timeouts = 0
-        try:  # nothing is written yet: a guaranteed timeout before the race below
+        with pytest.raises(NatsTimeoutError):  # nothing is written yet: a timeout before the race
             await w.updates(0.01)
-        except NatsTimeoutError:
-            timeouts += 1
         task = asyncio.get_running_loop().create_task(producer())
-        while len(names) < 30:
+        while len(names) < 30:  # (bounded by the module's pytest timeout)
             try:
-                info = await w.updates(0.0005)
+                info = await w.updates(0.0005)  # times out between and while entries arrive
             except NatsTimeoutError:
-                timeouts += 1
                 continue
             names.append(info.name)
         await task
     assert names == [f"o{i}" for i in range(30)]
-    assert timeouts > 0
 
 
 async def test_list_in_a_watch_loop(store: objstore.ObjectStore) -> None:
@@ -758,13 +753,22 @@ async def test_watch_stop(store: objstore.ObjectStore) -> None:
     # an `async for` ends when the watcher is stopped from elsewhere
     await store.put("x", b"1")
     w = store.watch()
+    got_one = asyncio.Event()
 
     async def stopper() -> None:
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(got_one.wait(), 10)
+        await asyncio.sleep(0.1)  # the loop is (again) waiting for the next entry
         await w.stop()
 
+    async def consume() -> list[str]:
+        seen = []
+        async for info in w:
+            seen.append(info.name)
+            got_one.set()
+        return seen
+
     task = asyncio.get_running_loop().create_task(stopper())
-    seen = [info.name async for info in w]
+    seen = await asyncio.wait_for(consume(), 15)
     await task
     assert seen == ["x"]
 

@@ -13,11 +13,11 @@ import hashlib
 import io
 import json
 import os
-from typing import AsyncIterator
 
 import pytest
 
 import objstore
+from events_util import eventually
 from jetstream import StoreFailedError, StreamSealedError
 from objstore import (
     BadBucketError,
@@ -52,8 +52,12 @@ async def state(js, bucket: str = "b") -> tuple[int, int]:
 
 
 async def settled_state(js, bucket: str = "b") -> tuple[int, int]:
-    """The stream state once messages still queued in the server (sent before a failure) landed."""
-    await asyncio.sleep(0.15)
+    """The stream state once everything this connection sent to the stream before (chunks of a
+    failed put still queued in the server) has landed: the server stores one connection's messages
+    to a stream in order, so the ack of a barrier message published now comes after all of them.
+    The barrier is then deleted, leaving messages and bytes as they were."""
+    ack = await js.publish(chunk_subject(bucket, "settle-barrier"), b"")
+    assert await js.delete_msg(f"OBJ_{bucket}", ack.seq)
     return await state(js, bucket)
 
 
@@ -360,11 +364,11 @@ async def test_put_cancelled_mid_way(store: objstore.ObjectStore, js) -> None:
 
     task = asyncio.get_running_loop().create_task(store.put("o", slow_source()))
     await quick(sent_some.wait())
-    for _ in range(200):  # wait until chunks really are in the stream
-        if (await state(js))[0] > before[0]:
-            break
-        await asyncio.sleep(0.01)
-    assert (await state(js))[0] > before[0]
+
+    async def chunks_stored() -> bool:
+        return (await state(js))[0] > before[0]
+
+    await eventually(chunks_stored, 10, what="chunks of the new version stored")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await quick(task)
