@@ -44,12 +44,9 @@ __all__ = ["JetStream"]
 DEFAULT_TIMEOUT = 5.0
 
 # Headers the server adds to a direct-get reply (wire.md 2.6).
-HDR_STREAM = "Nats-Stream"
 HDR_SUBJECT = "Nats-Subject"
 HDR_SEQUENCE = "Nats-Sequence"
 HDR_TIMESTAMP = "Nats-Time-Stamp"
-HDR_NUM_PENDING = "Nats-Num-Pending"
-HDR_LAST_SEQUENCE = "Nats-Last-Sequence"
 
 
 def _encode_body(body: Union[Mapping[str, Any], bytes, None]) -> bytes:

@@ -21,7 +21,6 @@ from .errors import (
     APIError,
     JetStreamError,
     JetStreamTimeoutError,
-    JetStreamUnavailableError,
     NoStreamResponseError,
     api_error_from_json,
     raise_for_api_response,

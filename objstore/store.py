@@ -450,7 +450,8 @@ class ObjectStore:
         updates_only: bool = False,
         meta_only: bool = False,
     ) -> "ObjectWatcher":
-        """Latest info per object, then every update (``async for info in store.watch()``)."""
+        """Latest info per object, then every update (``async for info in store.watch()``).
+        ``meta_only`` is accepted for nats-py compatibility; watching never reads object data."""
         return ObjectWatcher(self, include_history=include_history, ignore_deletes=ignore_deletes, updates_only=updates_only)
 
     async def list(self, ignore_deletes: bool = True, *, show_deleted: bool = False) -> list[ObjectInfo]:

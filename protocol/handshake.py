@@ -153,7 +153,6 @@ class _HandshakeMixin:
                 proto.transport.abort()
             raise
         self._handshake = None
-        server.did_connect = True
         server.reconnects = 0
         self._pings_out = 0
         # self._pongs may hold flush() waiters queued while reconnecting: their PINGs are in

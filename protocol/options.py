@@ -27,7 +27,7 @@ class ServerAddr:
 
     __slots__ = (
         "scheme", "host", "port", "user", "password", "token", "implicit",
-        "reconnects", "last_attempt", "did_connect", "last_auth_error",
+        "reconnects", "last_attempt", "last_auth_error",
     )
 
     def __init__(self, scheme: str, host: str, port: int, user: str = "", password: str = "", token: str = "", implicit: bool = False) -> None:
@@ -40,7 +40,6 @@ class ServerAddr:
         self.implicit = implicit
         self.reconnects = 0
         self.last_attempt = 0.0
-        self.did_connect = False
         # Text of the last auth error this server gave (nats.go lastErr): the same one twice in
         # a row means retrying is pointless.
         self.last_auth_error: Optional[str] = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .encoder import encode_unsub
 from .errors import NatsError, NatsTimeoutError, SlowConsumerError
