@@ -1125,3 +1125,26 @@ async def test_concurrent_puts_of_one_name_leave_no_orphaned_chunks(js, nats_url
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_small_objects_are_read_without_a_consumer(store, nc) -> None:
+    # Consumer creation is a request on $JS.API.CONSUMER.CREATE.>: watch for it on the wire.
+    creates = await nc.subscribe("$JS.API.CONSUMER.CREATE.>")
+    small = payload(5 * 128 * 1024 + 7, 3)  # 6 chunks: one batched direct get
+    big = payload(70 * 128 * 1024, 4)  # 70 chunks: an ordered consumer
+    await store.put("small", small)
+    await store.put("big", big)
+    assert await store.get("small") == small
+    await nc.flush()
+    assert creates.next_nowait() is None
+    assert await store.get("big") == big
+    await nc.flush()
+    assert creates.next_nowait() is not None
+
+
+async def test_batched_read_reports_a_missing_chunk(js, store) -> None:
+    info = await store.put("holey", payload(4 * 128 * 1024, 5))  # 4 chunks
+    first = await js.get_msg("OBJ_b", 1, next_by_subj=chunk_subject("b", info.nuid))
+    await js.delete_msg("OBJ_b", first.seq + 1)  # the second chunk
+    with pytest.raises(objstore.ChunkMissingError):
+        await store.get("holey")
