@@ -187,6 +187,50 @@ class Context:
 # Memory: peak RSS of one run (Linux: VmHWM, reset through /proc/self/clear_refs).
 
 
+async def raw_pipelined_publish(nc: Any, messages: Any, total: int, window: int, deadline: "Deadline") -> float:
+    """The server's ingest ceiling: publish ``messages`` ((subject, payload) pairs, ``total`` of
+    them) with a reply subject each on one wildcard inbox, at most ``window`` unacknowledged, acks
+    counted but not parsed (no client bookkeeping). Returns the seconds taken."""
+    loop = asyncio.get_running_loop()
+    acked = 0
+    waiter: Any = None
+    prefix = nc.new_inbox() + "."
+    sub = await nc.subscribe(prefix + "*", pending_msgs_limit=1 << 30, pending_bytes_limit=1 << 40)
+
+    async def count_acks() -> None:
+        nonlocal acked
+        async for msg in sub:
+            if not msg.data or b'"error"' in msg.data[:64]:
+                raise RuntimeError(f"bad ack: {msg.data[:200]!r}")
+            acked += 1
+            w = waiter
+            if w is not None and not w.done():
+                w.set_result(None)
+            if acked == total:
+                return
+
+    reader = loop.create_task(count_acks())
+    await nc.flush()
+    publish = nc.publish
+    sent = 0
+    t0 = time.perf_counter()
+    try:
+        for subject, payload in messages:
+            while sent - acked >= window:
+                if reader.done():
+                    reader.result()  # raises the ack error
+                waiter = loop.create_future()
+                await waiter
+            await publish(subject, payload, reply=prefix + str(sent))
+            sent += 1
+            if sent % 64 == 0:
+                deadline.check()
+        await asyncio.wait_for(reader, deadline.remaining())
+    finally:
+        reader.cancel()
+    return time.perf_counter() - t0
+
+
 def _status_kb(key: str) -> Optional[int]:
     try:
         with open("/proc/self/status") as f:

@@ -26,7 +26,7 @@ import os
 import time
 from typing import Any
 
-from .common import MB, Context, Deadline, Sample, register
+from .common import MB, Context, Deadline, Sample, raw_pipelined_publish, register
 
 perf = time.perf_counter
 KIB = 1024
@@ -164,38 +164,8 @@ async def raw_publish_128k(ctx: Context, n: int) -> Sample:
     payload = b"r" * size
     deadline = Deadline(ctx.run_timeout * 0.8, "raw pipelined publish loop")
     nc = await ctx.ours_connect()
-    loop = asyncio.get_running_loop()
-    acked = 0
-    waiter: Any = None
     try:
-        prefix = nc.new_inbox() + "."
-        sub = await nc.subscribe(prefix + "*", pending_msgs_limit=1 << 30, pending_bytes_limit=1 << 40)
-
-        async def count_acks() -> None:
-            nonlocal acked, waiter
-            async for msg in sub:
-                if not msg.data or msg.data.startswith(b'{"error"') or b'"error"' in msg.data[:20]:
-                    raise RuntimeError(f"bad ack: {msg!r}")
-                acked += 1
-                w = waiter
-                if w is not None and not w.done():
-                    w.set_result(None)
-                if acked == n:
-                    return
-
-        reader = loop.create_task(count_acks())
-        await nc.flush()
-        publish = nc.publish
-        t0 = perf()
-        for i in range(n):
-            while i - acked >= window:
-                waiter = loop.create_future()
-                await waiter
-            await publish(subject, payload, reply=prefix + str(i))
-            if i % CHECK_EVERY == 0:
-                deadline.check()
-        await asyncio.wait_for(reader, deadline.remaining())
-        dt = perf() - t0
+        dt = await raw_pipelined_publish(nc, ((subject, payload) for _ in range(n)), n, window, deadline)
     finally:
         await nc.close()
     try:

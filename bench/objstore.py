@@ -47,7 +47,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .common import MB, ROOT, Context, Deadline, Sample, Suite, register
+from .common import MB, ROOT, Context, Deadline, Sample, Suite, raw_pipelined_publish, register
 
 perf = time.perf_counter
 KIB = 1024
@@ -321,43 +321,9 @@ async def _raw_big_put(ctx: Context, n: int, storage: str) -> Sample:
     view = memoryview(_payload(size))
     chunks = [view[i : i + CHUNK] for i in range(0, size, CHUNK)]  # no copies (RSS+)
     total = n * len(chunks)
-    loop = asyncio.get_running_loop()
-    acked = 0
-    waiter: Any = None
+    messages = ((f"$O.{bucket}.C.raw{obj}", chunk) for obj in range(n) for chunk in chunks)
     try:
-        prefix = nc.new_inbox() + "."
-        sub = await nc.subscribe(prefix + "*", pending_msgs_limit=1 << 30, pending_bytes_limit=1 << 40)
-
-        async def count_acks() -> None:
-            nonlocal acked, waiter
-            async for msg in sub:
-                if not msg.data or b'"error"' in msg.data:
-                    raise RuntimeError(f"bad ack: {msg.data[:200]!r}")
-                acked += 1
-                w = waiter
-                if w is not None and not w.done():
-                    w.set_result(None)
-                if acked == total:
-                    return
-
-        reader = loop.create_task(count_acks())
-        await nc.flush()
-        publish = nc.publish
-        sent = 0
-        t0 = perf()
-        for obj in range(n):
-            subject = f"$O.{bucket}.C.raw{obj}"
-            for chunk in chunks:
-                while sent - acked >= window:
-                    if reader.done():
-                        reader.result()  # raises the ack error
-                    waiter = loop.create_future()
-                    await waiter
-                await publish(subject, chunk, reply=prefix + str(sent))
-                sent += 1
-            deadline.check()
-        await asyncio.wait_for(reader, deadline.remaining())
-        dt = perf() - t0
+        dt = await raw_pipelined_publish(nc, messages, total, window, deadline)
     finally:
         await nc.close()
         await _drop_bucket(ctx, bucket)
@@ -599,7 +565,7 @@ for _op, _target in (("put", None), ("get", 3.0)):
         n=1,
         quick_n=1,
         max_n=1,
-        description=f"fresh process per transfer; nats-py's get bounded by time (partial rate past the limit)",
+        description="fresh process per transfer; nats-py's get bounded by time (partial rate past the limit)",
     )
     _stream_suites[f"stream {_op} rss"] = register(
         f"obj stream {_op} 512 MiB [file] peak RSS+",

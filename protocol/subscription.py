@@ -144,12 +144,7 @@ class Subscription:
         while True:
             if self._slow:
                 self._slow = False
-                raise SlowConsumerError(
-                    f"subscription {self.sid} on {self.subject!r} exceeded its pending limits; "
-                    f"{self._dropped} message(s) dropped so far",
-                    sid=self.sid,
-                    dropped=self._dropped,
-                )
+                raise self._slow_consumer_error()
             pending = self._pending
             if pending:
                 msg = pending.popleft()
@@ -163,17 +158,20 @@ class Subscription:
             waiter = self._waiter = self._conn._loop.create_future()
             await waiter
 
+    def _slow_consumer_error(self) -> SlowConsumerError:
+        return SlowConsumerError(
+            f"subscription {self.sid} on {self.subject!r} exceeded its pending limits; "
+            f"{self._dropped} message(s) dropped so far",
+            sid=self.sid,
+            dropped=self._dropped,
+        )
+
     def next_nowait(self) -> Optional[Msg]:
         """The next queued message without waiting, or ``None`` when none is queued (the
         subscription may still be open). Raises :class:`SlowConsumerError` once after drops."""
         if self._slow:
             self._slow = False
-            raise SlowConsumerError(
-                f"subscription {self.sid} on {self.subject!r} exceeded its pending limits; "
-                f"{self._dropped} message(s) dropped so far",
-                sid=self.sid,
-                dropped=self._dropped,
-            )
+            raise self._slow_consumer_error()
         pending = self._pending
         if pending:
             msg = pending.popleft()
