@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv test run bench clean
+.PHONY: venv test soak run bench clean
 
 venv: $(VPY)
 
@@ -23,7 +23,12 @@ $(VENV)/.installed-%: pyproject.toml | $(VPY)
 	@touch $@
 
 test: $(VENV)/.installed-test
-	$(VPY) -m pytest -q $(PYTEST_ARGS)
+	$(VPY) -m pytest -q -m "not soak" $(PYTEST_ARGS)
+
+# Repeated fault scenarios (kill, pause, leader loss) in bounded loops; SOAK_ROUNDS per scenario.
+SOAK_ROUNDS ?= 10
+soak: $(VENV)/.installed-test
+	SOAK_ROUNDS=$(SOAK_ROUNDS) $(VPY) -m pytest -q -m soak -p no:cacheprovider --timeout 1800 -rA $(PYTEST_ARGS)
 
 run: $(VENV)/.installed-server
 	$(VPY) -m objstore.demo
