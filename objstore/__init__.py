@@ -8,18 +8,22 @@ Imports only the public APIs of ``jetstream`` and ``protocol``.
 from .digest import decode_digest, digest_of, encode_digest
 from .errors import (
     BadBucketError,
+    BadObjectHeaderError,
     BadObjectMetaError,
     BucketExistsError,
     BucketNotFoundError,
     ChunkMissingError,
+    CleanupFailedError,
     DigestMismatchError,
     LinkIsABucketError,
     LinkNotAllowedError,
+    MetaTooLargeError,
     ObjectAlreadyExists,
     ObjectAlreadyExistsError,
     ObjectDeletedError,
     ObjectNotFoundError,
     ObjectStoreError,
+    UnsupportedSourceError,
 )
 from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
 from .models import (
@@ -44,10 +48,12 @@ OBJ_STREAM_TEMPLATE = "OBJ_{bucket}"
 
 __all__ = [
     "BadBucketError",
+    "BadObjectHeaderError",
     "BadObjectMetaError",
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "CleanupFailedError",
     "Client",
     "DEFAULT_CHUNK_SIZE",
     "DigestMismatchError",
@@ -55,6 +61,7 @@ __all__ = [
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "MAX_CHUNK_SIZE",
+    "MetaTooLargeError",
     "OBJ_ALL_CHUNKS_PRE_TEMPLATE",
     "OBJ_ALL_META_PRE_TEMPLATE",
     "OBJ_STREAM_TEMPLATE",
@@ -72,6 +79,7 @@ __all__ = [
     "ObjectStoreError",
     "ObjectStoreStatus",
     "ObjectWatcher",
+    "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",
     "connect",

@@ -20,6 +20,10 @@ __all__ = [
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "ChunkMissingError",
+    "BadObjectHeaderError",
+    "UnsupportedSourceError",
+    "MetaTooLargeError",
+    "CleanupFailedError",
 ]
 
 
@@ -72,3 +76,31 @@ class LinkNotAllowedError(BadObjectMetaError):
 
 class ChunkMissingError(DigestMismatchError):
     """A chunk of the object is gone (expired or purged): the object cannot be read whole."""
+
+
+class BadObjectHeaderError(BadObjectMetaError):
+    """An object header name or value cannot be stored (CR, LF, NUL, a colon or space in a name,
+    an empty name): refused at put/update_meta time, before anything is published."""
+
+
+class UnsupportedSourceError(ObjectStoreError, TypeError):
+    """``put`` was given data it does not accept (a dict, a list of ints, a text-mode file...):
+    refused before the first chunk is published."""
+
+
+class MetaTooLargeError(BadObjectMetaError):
+    """The meta message (name, description, headers, metadata) would exceed the connection's
+    max_payload or the bucket's max_msg_size: refused before the first chunk is published."""
+
+
+class CleanupFailedError(ObjectStoreError):
+    """A put failed, and the purge of its partial chunks could not run within its bound.
+
+    ``nuid`` names the chunk subject left behind (``$O.<bucket>.C.<nuid>``); ``store.orphans()``
+    lists it and ``store.sweep()`` removes it. ``__cause__`` is the put's own error."""
+
+    def __init__(self, message: str, *, nuid: str, bucket: str, put_error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.nuid = nuid
+        self.bucket = bucket
+        self.put_error = put_error
