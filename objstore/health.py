@@ -1,0 +1,446 @@
+"""Bucket health: orphaned chunks, the sweep that removes them, and the doctor's report.
+
+An *orphan* is a chunk subject ``$O.<bucket>.C.<nuid>`` that no live meta names: what a writer
+killed mid-put leaves behind (its chunks were stored, its meta never written). ``ObjectStore``'s
+``orphans()``, ``sweep()`` and ``check()`` are thin wrappers over this module.
+
+How it is derived (never by reading chunk data):
+
+- chunk subjects and their message counts come from STREAM.INFO with ``subjects_filter``
+  ``$O.<bucket>.C.>`` (paged by the jetstream layer);
+- the nuids that live metas name come from the last message on each meta subject (the meta
+  subjects listed the same way). A deleted meta names no nuid; a link names no chunks; a meta
+  that fails to parse but still carries a string ``nuid`` protects that nuid (it is reported as
+  malformed, its chunks are never swept).
+
+Race rules: chunk subjects are listed *before* the metas are read, so a put that completes in
+between is named by the meta read afterwards. The meta subjects are re-listed until no unread
+subject appears, so an object renamed during the scan (new subject written, old one purged) is
+still seen. A put still in progress shows up as an orphan: its chunks are stored, its meta is
+not written yet. ``sweep`` therefore only purges orphans whose newest chunk is older than
+``older_than`` (default one hour), measured on the server's clock (the ``ts`` of the STREAM.INFO
+reply, else the local one), and purges each subject only up to the newest chunk it looked at
+(purge ``filter`` + ``seq``), so a chunk published after that look is never removed by it.
+
+``check()`` adds, for live metas: chunk count different from the stream's (subject listing),
+size different from the stream's (a headers-only ordered consumer over ``$O.<bucket>.C.>``: the
+server sends ``Nats-Msg-Size`` instead of the payload), chunks missing entirely, and malformed
+metas. A problem found on an object is confirmed by reading its meta again: an object replaced or
+deleted while the check ran is not reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, TypeVar, Union
+
+from jetstream import MessageNotFoundError, StoredMsg, StreamNotFoundError
+from protocol import NatsError, NatsTimeoutError
+
+from .errors import BadObjectMetaError, BucketNotFoundError
+from .models import ObjectInfo, parse_meta
+from .subjects import all_chunks, all_meta, decode_name
+
+if TYPE_CHECKING:
+    from .store import ObjectStore
+
+__all__ = [
+    "DEFAULT_SWEEP_AGE",
+    "HealthReport",
+    "MalformedMeta",
+    "MetaMismatch",
+    "Orphan",
+    "check",
+    "find_orphans",
+    "sweep",
+]
+
+DEFAULT_SWEEP_AGE = timedelta(hours=1)
+_CONCURRENCY = 32  # meta / last-chunk reads in flight at once
+_RELIST_ROUNDS = 5  # meta listings until no unread subject appears (renames during the scan)
+_SIZE_IDLE = 10.0  # seconds without a message from the size pass before it gives up
+Age = Union[timedelta, float, int]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# Report types --------------------------------------------------------------------------------------
+
+@dataclass
+class Orphan:
+    """Chunks under ``subject`` that no live meta names. ``newest`` is the server timestamp of the
+    newest chunk and ``newest_seq`` its stream sequence (``None``/0 when it could not be read)."""
+
+    nuid: str
+    subject: str
+    messages: int
+    newest: Optional[datetime] = None
+    newest_seq: int = 0
+    purged: int = 0  # set by sweep: the chunk messages it removed
+
+    def age(self, now: Optional[datetime] = None) -> Optional[timedelta]:
+        if self.newest is None:
+            return None
+        return (now or datetime.now(timezone.utc)) - self.newest
+
+    def to_json(self, now: Optional[datetime] = None) -> dict[str, Any]:
+        age = self.age(now)
+        return {
+            "nuid": self.nuid,
+            "subject": self.subject,
+            "messages": self.messages,
+            "newest": _iso(self.newest),
+            "age_seconds": round(age.total_seconds(), 3) if age is not None else None,
+            "purged": self.purged,
+        }
+
+
+@dataclass
+class MetaMismatch:
+    """A live meta that disagrees with the stream. ``kind``: ``"chunks"`` (count from the subject
+    listing), ``"size"`` (bytes from the headers-only pass) or ``"missing"`` (no chunk at all)."""
+
+    name: str
+    nuid: str
+    kind: str
+    expected: int
+    found: int
+
+    def describe(self) -> str:
+        if self.kind == "missing":
+            return f"{self.name!r}: meta says {self.expected} chunk(s) under nuid {self.nuid}, the stream has none"
+        unit = "chunk(s)" if self.kind == "chunks" else "byte(s)"
+        return f"{self.name!r}: meta says {self.expected} {unit}, the stream has {self.found} (nuid {self.nuid})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "nuid": self.nuid, "kind": self.kind, "expected": self.expected, "found": self.found}
+
+
+@dataclass
+class MalformedMeta:
+    """A meta message that does not parse. ``name`` is decoded from the subject when possible."""
+
+    subject: str
+    seq: int
+    error: str
+    name: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "seq": self.seq, "name": self.name, "error": self.error}
+
+
+@dataclass
+class HealthReport:
+    """What ``store.check()`` found. Orphans younger than ``older_than`` are listed but are not
+    problems (a put in progress looks like that); everything else in the lists is."""
+
+    bucket: str
+    objects: int = 0  # live metas (links included)
+    deleted: int = 0  # delete markers
+    chunk_subjects: int = 0
+    chunk_messages: int = 0
+    older_than: timedelta = DEFAULT_SWEEP_AGE
+    checked_at: Optional[datetime] = None  # server time of the chunk listing
+    orphans: list[Orphan] = field(default_factory=list)
+    chunk_mismatches: list[MetaMismatch] = field(default_factory=list)
+    size_mismatches: list[MetaMismatch] = field(default_factory=list)
+    missing_chunks: list[MetaMismatch] = field(default_factory=list)
+    malformed: list[MalformedMeta] = field(default_factory=list)
+    size_checked: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stale_orphans(self) -> list[Orphan]:
+        """Orphans whose newest chunk is at least ``older_than`` old: what ``sweep`` removes."""
+        return [o for o in self.orphans if _is_stale(o, self.older_than, self.checked_at)]
+
+    @property
+    def recent_orphans(self) -> list[Orphan]:
+        stale = {id(o) for o in self.stale_orphans}
+        return [o for o in self.orphans if id(o) not in stale]
+
+    @property
+    def problems(self) -> int:
+        return (
+            len(self.stale_orphans)
+            + len(self.chunk_mismatches)
+            + len(self.size_mismatches)
+            + len(self.missing_chunks)
+            + len(self.malformed)
+        )
+
+    @property
+    def healthy(self) -> bool:
+        return self.problems == 0
+
+    def to_json(self) -> dict[str, Any]:
+        now = self.checked_at
+        return {
+            "bucket": self.bucket,
+            "healthy": self.healthy,
+            "problems": self.problems,
+            "objects": self.objects,
+            "deleted": self.deleted,
+            "chunk_subjects": self.chunk_subjects,
+            "chunk_messages": self.chunk_messages,
+            "older_than_seconds": self.older_than.total_seconds(),
+            "checked_at": _iso(now),
+            "orphans": [dict(o.to_json(now), stale=_is_stale(o, self.older_than, now)) for o in self.orphans],
+            "chunk_mismatches": [m.to_json() for m in self.chunk_mismatches],
+            "size_mismatches": [m.to_json() for m in self.size_mismatches],
+            "missing_chunks": [m.to_json() for m in self.missing_chunks],
+            "malformed_metas": [m.to_json() for m in self.malformed],
+            "size_checked": self.size_checked,
+            "notes": list(self.notes),
+        }
+
+
+# Public operations ----------------------------------------------------------------------------------
+
+async def find_orphans(store: "ObjectStore") -> list[Orphan]:
+    """Chunk subjects no live meta names, each with its newest chunk's time (one read of the last
+    message on that subject). Raises BucketNotFoundError."""
+    scan = await _Scan.run(store)
+    return await _orphans_of(store, scan)
+
+
+async def sweep(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, dry_run: bool = False) -> list[Orphan]:
+    """Purge the orphans whose newest chunk is at least ``older_than`` old (server clock); with
+    ``dry_run`` only return them. Returns the orphans purged (``purged`` set to the count)."""
+    age = _as_timedelta(older_than)
+    scan = await _Scan.run(store)
+    orphans = await _orphans_of(store, scan)
+    stale = [o for o in orphans if _is_stale(o, age, scan.now)]
+    if not dry_run:
+        for orphan in stale:
+            # Only up to the newest chunk looked at (purge seq is exclusive): a chunk that a
+            # resumed writer publishes after that look survives this sweep.
+            orphan.purged = await store._js.purge_stream(store.stream_name, subject=orphan.subject, seq=orphan.newest_seq + 1)
+    return stale
+
+
+async def check(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, *, sizes: bool = True) -> HealthReport:
+    """The bucket's health report (see the module docstring). Raises BucketNotFoundError."""
+    scan = await _Scan.run(store)
+    report = HealthReport(bucket=store.bucket, older_than=_as_timedelta(older_than), checked_at=scan.now)
+    report.orphans = await _orphans_of(store, scan)
+    report.malformed = scan.malformed
+    report.deleted = scan.deleted
+    report.objects = len(scan.live)
+    report.chunk_subjects = len(scan.chunks)
+    report.chunk_messages = sum(scan.chunks.values())
+    # Chunk counts of live objects from a listing taken after their metas were read: a put that
+    # was in progress at the first listing is complete by now if its meta was read.
+    counts = await _chunk_counts(store)
+    byte_sizes: Optional[dict[str, int]] = None
+    if sizes:
+        byte_sizes = await _chunk_sizes(store, report)
+    else:
+        report.notes.append("size check skipped (sizes=False)")
+    candidates: list[tuple[str, MetaMismatch]] = []
+    for subject, info in scan.live.items():
+        if info.is_link():
+            continue
+        found = counts.get(info.nuid, 0)
+        if info.chunks > 0 and found == 0:
+            candidates.append((subject, MetaMismatch(info.name, info.nuid, "missing", info.chunks, 0)))
+            continue
+        if found != info.chunks:
+            candidates.append((subject, MetaMismatch(info.name, info.nuid, "chunks", info.chunks, found)))
+        if byte_sizes is not None:
+            got = byte_sizes.get(info.nuid, 0)
+            if got != info.size:
+                candidates.append((subject, MetaMismatch(info.name, info.nuid, "size", info.size, got)))
+    for subject, problem in candidates:
+        if not await _meta_unchanged(store, subject, scan.seqs[subject]):
+            continue  # replaced, renamed or deleted while the check ran
+        target = {"missing": report.missing_chunks, "chunks": report.chunk_mismatches, "size": report.size_mismatches}
+        target[problem.kind].append(problem)
+    return report
+
+
+# The scan --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Scan:
+    """Chunk subjects (listed first), then every meta subject's last message."""
+
+    chunks: dict[str, int]  # nuid -> chunk messages
+    now: datetime
+    live: dict[str, ObjectInfo] = field(default_factory=dict)  # meta subject -> info
+    seqs: dict[str, int] = field(default_factory=dict)  # meta subject -> seq read
+    named: set[str] = field(default_factory=set)  # nuids named by live metas (or malformed ones)
+    malformed: list[MalformedMeta] = field(default_factory=list)
+    deleted: int = 0
+
+    @classmethod
+    async def run(cls, store: "ObjectStore") -> "_Scan":
+        chunk_subjects, now = await _subjects(store, all_chunks(store.bucket))  # FIRST: race rule
+        prefix = all_chunks(store.bucket)[:-1]
+        scan = cls(chunks={s[len(prefix):]: n for s, n in chunk_subjects.items() if s.startswith(prefix)}, now=now)
+        read: set[str] = set()
+        for _ in range(_RELIST_ROUNDS):
+            listed, _ = await _subjects(store, all_meta(store.bucket))
+            todo = [s for s in listed if s not in read]
+            if not todo:
+                break
+            read.update(todo)
+            for subject, stored in zip(todo, await _bounded(todo, lambda s: _last(store, s))):
+                if stored is not None:
+                    scan._add(subject, stored)
+        return scan
+
+    def _add(self, subject: str, stored: StoredMsg) -> None:
+        self.seqs[subject] = stored.seq
+        try:
+            info = parse_meta(stored.data)
+        except (BadObjectMetaError, ValueError, TypeError, OverflowError, AttributeError, KeyError) as err:
+            # Foreign data never breaks the scan (parse_meta is meant to raise only
+            # BadObjectMetaError; the builtins are a second line). A string nuid it still
+            # carries is protected: its chunks may be all that is left of that object.
+            self.malformed.append(MalformedMeta(subject, stored.seq, str(err) or type(err).__name__, _name_of(subject)))
+            nuid = _raw_nuid(stored.data)
+            if nuid:
+                self.named.add(nuid)
+            return
+        if info.deleted:
+            self.deleted += 1
+            return
+        self.live[subject] = info
+        if not info.is_link() and info.nuid:  # a link's nuid names no chunks
+            self.named.add(info.nuid)
+
+
+async def _orphans_of(store: "ObjectStore", scan: _Scan) -> list[Orphan]:
+    prefix = all_chunks(store.bucket)[:-1]
+    orphans = [Orphan(nuid, prefix + nuid, n) for nuid, n in sorted(scan.chunks.items()) if nuid not in scan.named]
+    lasts = await _bounded(orphans, lambda o: _last(store, o.subject))
+    out = []
+    for orphan, stored in zip(orphans, lasts):
+        if stored is None:
+            continue  # purged since the listing: nothing left to report
+        orphan.newest, orphan.newest_seq = stored.time, stored.seq
+        out.append(orphan)
+    return out
+
+
+async def _subjects(store: "ObjectStore", filt: str) -> tuple[dict[str, int], datetime]:
+    """Subject -> message count under ``filt`` (STREAM.INFO ``subjects_filter``, paged), and the
+    server's time of the reply (the local clock when the server sends none)."""
+    try:
+        si = await store._js.stream_info(store.stream_name, subjects_filter=filt)
+    except StreamNotFoundError as err:
+        raise BucketNotFoundError(f"bucket {store.bucket!r} not found") from err
+    now = si.ts or datetime.now(timezone.utc)
+    return dict(si.state.subjects or {}), now
+
+
+async def _chunk_counts(store: "ObjectStore") -> dict[str, int]:
+    listed, _ = await _subjects(store, all_chunks(store.bucket))
+    prefix = all_chunks(store.bucket)[:-1]
+    return {s[len(prefix):]: n for s, n in listed.items() if s.startswith(prefix)}
+
+
+async def _last(store: "ObjectStore", subject: str) -> Optional[StoredMsg]:
+    """The last message on ``subject``, read through the stream leader; ``None`` when there is none."""
+    try:
+        return await store._js.get_msg(store.stream_name, last_by_subj=subject)
+    except MessageNotFoundError:
+        return None
+    except StreamNotFoundError as err:
+        raise BucketNotFoundError(f"bucket {store.bucket!r} not found") from err
+
+
+async def _meta_unchanged(store: "ObjectStore", subject: str, seq: int) -> bool:
+    stored = await _last(store, subject)
+    return stored is not None and stored.seq == seq
+
+
+async def _chunk_sizes(store: "ObjectStore", report: HealthReport) -> Optional[dict[str, int]]:
+    """Bytes per nuid from a headers-only ordered consumer over every chunk: the server sends each
+    message's headers plus ``Nats-Msg-Size`` (the payload's length) and no payload. Ends at the
+    chunk that was last when the pass started; ``None`` (with a note) when it cannot finish."""
+    js = store._js
+    last = await _last(store, all_chunks(store.bucket))
+    if last is None:
+        report.size_checked = True
+        return {}
+    prefix = all_chunks(store.bucket)[:-1]
+    sizes: dict[str, int] = {}
+    end = last.seq
+    oc = js.ordered_consumer(store.stream_name, filter_subject=all_chunks(store.bucket), headers_only=True)
+    try:
+        await oc.start()
+        while True:
+            msg = await oc.next(timeout=_SIZE_IDLE)
+            hdrs = msg.headers
+            raw = hdrs.get("Nats-Msg-Size") if hdrs is not None else None
+            if raw is None or not raw.strip().isdigit():
+                report.notes.append("size check skipped: the server sent no Nats-Msg-Size header for headers-only delivery")
+                return None
+            nuid = msg.subject[len(prefix):] if msg.subject.startswith(prefix) else msg.subject
+            sizes[nuid] = sizes.get(nuid, 0) + int(raw)
+            md = msg.metadata
+            if md.stream_seq >= end:
+                break
+            if md.num_pending == 0:
+                # Caught up below the last chunk seen at the start: it was purged meanwhile, or
+                # (replicated bucket) this consumer runs on a follower that lags. Ask again.
+                again = await _last(store, all_chunks(store.bucket))
+                end = again.seq if again is not None else 0
+                if md.stream_seq >= end:
+                    break
+    except (NatsError, NatsTimeoutError, asyncio.TimeoutError) as err:
+        report.notes.append(f"size check incomplete: {err}")
+        return None
+    finally:
+        await oc.close()
+    report.size_checked = True
+    return sizes
+
+
+# Helpers ---------------------------------------------------------------------------------------------
+
+async def _bounded(items: Iterable[T], fn: Callable[[T], Awaitable[R]]) -> list[R]:
+    sem = asyncio.Semaphore(_CONCURRENCY)
+
+    async def one(item: T) -> R:
+        async with sem:
+            return await fn(item)
+
+    return list(await asyncio.gather(*(one(i) for i in items)))
+
+
+def _as_timedelta(value: Age) -> timedelta:
+    age = value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+    if age < timedelta(0):
+        raise ValueError(f"older_than must not be negative, not {value!r}")
+    return age
+
+
+def _is_stale(orphan: Orphan, older_than: timedelta, now: Optional[datetime]) -> bool:
+    age = orphan.age(now)
+    return age is not None and age >= older_than
+
+
+def _iso(dt: Optional[datetime]) -> Optional[str]:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if dt is not None else None
+
+
+def _name_of(subject: str) -> Optional[str]:
+    try:
+        return decode_name(subject.rsplit(".", 1)[-1])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _raw_nuid(data: bytes) -> Optional[str]:
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    nuid = obj.get("nuid") if isinstance(obj, dict) else None
+    return nuid if isinstance(nuid, str) and nuid else None
