@@ -5,22 +5,32 @@ string lists (nats.go's shape); ``metadata`` a map of strings; ``options`` holds
 ``max_chunk_size``; ``mtime`` is written as a real RFC 3339 UTC time and read from the stored
 message's timestamp; ``deleted`` only when true. Unknown keys are kept (``_extra``) so a
 read-modify-write (``update_meta``, ``delete``) never drops what another client wrote.
+
+Foreign metas (issue 10, point 4): :func:`parse_meta` raises only :class:`BadObjectMetaError`,
+whatever the payload. Known fields are type-checked (a wrong type is an error, never coerced:
+``"deleted": "false"`` is not truthy); missing optional fields and ``mtime`` of any shape are
+tolerated (``mtime`` is read from the message timestamp anyway). Input we write is checked by
+:func:`validate_object_meta` before anything is published, so we never store what we would refuse
+to read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
 
 from jetstream import Placement, StreamInfo
 from jetstream.codec import format_time, parse_time
-from protocol import Headers
+from protocol import BadHeaderError, Headers, NatsError, encode_headers
 
 from .digest import decode_digest
-from .errors import BadObjectMetaError
+from .errors import BadObjectHeaderError, BadObjectMetaError
+from .subjects import VALID_BUCKET_RE
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -34,6 +44,8 @@ __all__ = [
     "headers_from_json",
     "headers_to_json",
     "parse_meta",
+    "validate_headers",
+    "validate_object_meta",
 ]
 
 DEFAULT_CHUNK_SIZE = 128 * 1024
@@ -41,20 +53,75 @@ MAX_CHUNK_SIZE = 1024 * 1024
 
 HeadersLike = Union[Headers, Mapping[str, Any], None]
 
+# JetStream's sizes and counts are Go int64/uint64 on the wire; a larger number is not a size.
+_MAX_COUNT = 2**63 - 1
 
-def headers_from_json(value: Any) -> Optional[Headers]:
-    """Accept nats.go's ``{"K": ["v"]}`` and nats-py's buggy flat ``{"K": "v"}``."""
-    if not value:
+
+# Reading foreign JSON: strict types, one error class --------------------------------------------
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> Optional[str]:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise BadObjectMetaError(f"object meta field {key!r} must be a string, not {_type_name(value)}")
+
+
+def _opt_count(data: Mapping[str, Any], key: str) -> Optional[int]:
+    """A non-negative integer field; an integral float (``5.0``, JavaScript writers) is taken as
+    the integer, anything else (bool, string, 1e400, negative, > int64) is an error."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():  # False for inf and nan
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadObjectMetaError(f"object meta field {key!r} must be an integer, not {value!r:.40}")
+    if not 0 <= value <= _MAX_COUNT:
+        raise BadObjectMetaError(f"object meta field {key!r} is out of range: {value!r:.40}")
+    return value
+
+
+def _str_map(value: Any, what: str) -> Optional[dict[str, str]]:
+    if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise BadObjectMetaError("object headers must be a JSON object")
+        raise BadObjectMetaError(f"object {what} must be a JSON object, not {_type_name(value)}")
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise BadObjectMetaError(f"object {what} must map strings to strings ({k!r:.40}: {_type_name(v)})")
+    return dict(value) or None
+
+
+def _valid_token(nuid: str) -> bool:
+    # The nuid becomes one subject token ($O.<bucket>.C.<nuid>); a '.', '*' or '>' in it would
+    # make get read, and delete/put purge, other objects' chunks (wire.md 3.1: tokens are
+    # printable, no whitespace, no wildcards).
+    return all(32 < ord(c) < 127 and c not in ".*>" for c in nuid)
+
+
+def headers_from_json(value: Any) -> Optional[Headers]:
+    """Accept nats.go's ``{"K": ["v"]}`` and nats-py's buggy flat ``{"K": "v"}``; a ``null``
+    value is skipped. Any other shape raises :class:`BadObjectMetaError`. Names and values are
+    not held to :func:`validate_headers` here: what another client stored is read as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise BadObjectMetaError(f"object headers must be a JSON object, not {_type_name(value)}")
+    if not value:
+        return None
     h = Headers()
     for k, v in value.items():
-        if isinstance(v, list):
-            for one in v:
-                h.add(str(k), str(one))
-        elif v is not None:
-            h.add(str(k), str(v))
+        if not isinstance(k, str):
+            raise BadObjectMetaError(f"object header name must be a string, not {_type_name(k)}")
+        for one in v if isinstance(v, list) else (v,):
+            if one is None and not isinstance(v, list):
+                continue
+            if not isinstance(one, str):
+                raise BadObjectMetaError(f"object header {k!r:.40} value must be a string, not {_type_name(one)}")
+            h.add(k, one)
     return h
 
 
@@ -78,8 +145,15 @@ class ObjectLink:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ObjectLink":
-        return cls(bucket=str(data.get("bucket", "")), name=data.get("name") or None)
+    def from_json(cls, data: Any) -> "ObjectLink":
+        """Raises :class:`BadObjectMetaError` unless ``bucket`` is a valid bucket name and
+        ``name`` a string (or absent: a bucket link)."""
+        if not isinstance(data, Mapping):
+            raise BadObjectMetaError(f"object link must be a JSON object, not {_type_name(data)}")
+        bucket = data.get("bucket")
+        if not isinstance(bucket, str) or not VALID_BUCKET_RE.fullmatch(bucket):
+            raise BadObjectMetaError(f"object link has an invalid bucket: {bucket!r:.60}")
+        return cls(bucket=bucket, name=_opt_str(data, "name") or None)
 
 
 @dataclass
@@ -102,12 +176,19 @@ class ObjectMetaOptions:
 
     @classmethod
     def from_json(cls, data: Any) -> Optional["ObjectMetaOptions"]:
-        if not data:
+        """``null``, ``{}`` and ``"link": null`` / ``{}`` (nats-py writes those) mean "none";
+        a link of any other shape, or a non-integer ``max_chunk_size``, is an error."""
+        if data is None:
             return None
         if not isinstance(data, Mapping):
-            raise BadObjectMetaError("object options must be a JSON object")
+            raise BadObjectMetaError(f"object options must be a JSON object, not {_type_name(data)}")
+        if not data:
+            return None
         link = data.get("link")
-        return cls(link=ObjectLink.from_json(link) if link else None, max_chunk_size=data.get("max_chunk_size"))
+        return cls(
+            link=ObjectLink.from_json(link) if link is not None and link != {} else None,
+            max_chunk_size=_opt_count(data, "max_chunk_size"),
+        )
 
 
 @dataclass
@@ -208,49 +289,143 @@ class ObjectInfo:
 
     @classmethod
     def from_json(cls, data: Any) -> "ObjectInfo":
-        """Tolerant parse (wire.md trap 25). Raises :class:`BadObjectMetaError`."""
+        """Parse a meta's JSON. Raises :class:`BadObjectMetaError` (only) on a malformed one.
+
+        Errors: not an object; ``name`` missing or not a non-empty string; ``size``/``chunks``
+        not a non-negative integer (``"x"``, ``1e400``, ``-1``); ``nuid`` not one subject token;
+        ``digest`` undecodable; ``deleted`` not a boolean; ``bucket``/``description`` not strings;
+        ``headers``/``metadata``/``options``/``options.link`` of the wrong shape. Tolerated
+        (wire.md trap 25): missing optional fields, ``null`` for any of them, and any ``mtime``
+        (``""``, Go's zero time, a number: it becomes ``None``; the message timestamp is used).
+        """
         if not isinstance(data, Mapping):
-            raise BadObjectMetaError("object meta is not a JSON object")
+            raise BadObjectMetaError(f"object meta is not a JSON object but {_type_name(data)}")
         try:
             name = data.get("name")
             if not isinstance(name, str) or not name:
                 raise BadObjectMetaError("object meta has no name")
-            mtime_raw = data.get("mtime")
-            mtime = None
-            if isinstance(mtime_raw, str) and mtime_raw and not mtime_raw.startswith("0001-01-01"):
-                try:
-                    mtime = parse_time(mtime_raw)
-                except ValueError:
-                    mtime = None
+            nuid = _opt_str(data, "nuid") or ""
+            if not _valid_token(nuid):
+                raise BadObjectMetaError(f"object meta nuid is not a subject token: {nuid!r:.40}")
+            digest = _opt_str(data, "digest") or ""
+            if digest:
+                decode_digest(digest)
+            deleted = data.get("deleted")
+            if deleted is not None and not isinstance(deleted, bool):
+                raise BadObjectMetaError(f"object meta field 'deleted' must be a boolean, not {deleted!r:.40}")
             known = {"name", "description", "headers", "metadata", "options", "bucket", "nuid", "size", "mtime", "chunks", "digest", "deleted"}
             return cls(
                 name=name,
-                bucket=str(data.get("bucket") or ""),
-                nuid=str(data.get("nuid") or ""),
-                size=int(data.get("size") or 0),
-                chunks=int(data.get("chunks") or 0),
-                digest=str(data.get("digest") or ""),
-                deleted=bool(data.get("deleted") or False),
-                mtime=mtime,
-                description=data.get("description") or None,
+                bucket=_opt_str(data, "bucket") or "",
+                nuid=nuid,
+                size=_opt_count(data, "size") or 0,
+                chunks=_opt_count(data, "chunks") or 0,
+                digest=digest,
+                deleted=bool(deleted),
+                mtime=_tolerant_time(data.get("mtime")),
+                description=_opt_str(data, "description") or None,
                 headers=headers_from_json(data.get("headers")),
                 options=ObjectMetaOptions.from_json(data.get("options")),
-                metadata=dict(data["metadata"]) if isinstance(data.get("metadata"), Mapping) and data["metadata"] else None,
+                metadata=_str_map(data.get("metadata"), "metadata"),
                 _extra={k: v for k, v in data.items() if k not in known and k != "revision"},
             )
-        except (TypeError, ValueError) as err:
-            if isinstance(err, BadObjectMetaError):
-                raise
+        except BadObjectMetaError:
+            raise
+        except (TypeError, ValueError, OverflowError, RecursionError) as err:  # defensive
             raise BadObjectMetaError(f"invalid object meta: {err}") from err
 
 
-def parse_meta(data: bytes) -> ObjectInfo:
-    """A stored meta message's payload -> :class:`ObjectInfo`. Raises :class:`BadObjectMetaError`."""
+def _tolerant_time(raw: Any) -> Optional[datetime]:
+    if not isinstance(raw, str) or not raw or raw.startswith("0001-01-01"):
+        return None
     try:
-        obj = json.loads(data)
-    except ValueError as err:
-        raise BadObjectMetaError(f"object meta is not valid JSON: {err}") from err
+        return parse_time(raw)
+    except (ValueError, OverflowError, NatsError):
+        return None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadObjectMetaError(f"object meta holds a number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise BadObjectMetaError(f"object meta holds {text}, which is not JSON")
+
+
+def parse_meta(data: bytes) -> ObjectInfo:
+    """A stored meta message's payload -> :class:`ObjectInfo`.
+
+    Raises :class:`BadObjectMetaError` and nothing else, whatever ``data`` holds: not JSON,
+    not UTF-8, nested too deep, ``NaN``/``Infinity`` or a number too large for a float (those
+    could not be written back as JSON by a read-modify-write), or a malformed field."""
+    try:
+        obj = json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+    except BadObjectMetaError:
+        raise
+    except (ValueError, TypeError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError
+        raise BadObjectMetaError(f"object meta is not valid JSON: {str(err)[:200]}") from None
     return ObjectInfo.from_json(obj)
+
+
+# Checking what we write: refused before anything is published -------------------------------------
+def validate_headers(headers: Any) -> Optional[Headers]:
+    """Object headers as :class:`Headers` (``None`` when empty), or :class:`BadObjectHeaderError`.
+
+    The name and CR/LF rules are protocol's (``encode_headers``, ADR-4: names are printable
+    ASCII without ``:``, so no space, control character or NUL, and not empty; values are
+    strings without CR or LF); NUL in a value is refused here as well, since other clients
+    hand object headers to HTTP and C APIs where it ends the string."""
+    if headers is None:
+        return None
+    try:
+        h = headers if isinstance(headers, Headers) else Headers(headers)
+    except (TypeError, ValueError) as err:
+        raise BadObjectHeaderError(f"object headers must map names to strings or lists of strings: {err}") from None
+    try:
+        encode_headers(h)
+    except BadHeaderError as err:
+        raise BadObjectHeaderError(f"object header refused: {err}") from None
+    for name, value in h.multi_items():
+        if "\x00" in value:
+            raise BadObjectHeaderError(f"object header {name!r} value contains NUL")
+    return h or None
+
+
+def _check_filename(filename: Any) -> None:
+    # put writes ``Content-Disposition: attachment; filename="<filename>"``: a quote or a
+    # backslash would end or escape the quoted-string (RFC 6266), a control character the line.
+    try:
+        text = os.fspath(filename)
+    except TypeError:
+        text = filename
+    if not isinstance(text, str):
+        raise BadObjectHeaderError(f"filename must be a string, not {_type_name(filename)}")
+    bad = next((c for c in text if c in '"\\' or ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise BadObjectHeaderError(f"filename {text!r:.60} contains {bad!r}, which cannot go in Content-Disposition")
+
+
+def validate_object_meta(
+    *, description: Any = None, headers: Any = None, metadata: Any = None, filename: Any = None
+) -> None:
+    """Refuse, before anything is published, what :func:`parse_meta` would not read back:
+    headers (:func:`validate_headers`) and ``filename`` raise :class:`BadObjectHeaderError`; a
+    ``description`` that is not a string or ``metadata`` that is not a map of strings to
+    strings raise :class:`BadObjectMetaError`. ``None`` means "not given" for each."""
+    validate_headers(headers)
+    if filename:
+        _check_filename(filename)
+    if description is not None and not isinstance(description, str):
+        raise BadObjectMetaError(f"description must be a string, not {_type_name(description)}")
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise BadObjectMetaError(f"metadata must be a mapping of strings to strings, not {_type_name(metadata)}")
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise BadObjectMetaError(f"metadata must map strings to strings ({k!r:.40}: {_type_name(v)})")
 
 
 def _ttl_seconds(ttl: Union[timedelta, float, int, None]) -> Optional[float]:
@@ -282,7 +457,9 @@ class ObjectStoreConfig:
 
 @dataclass
 class ObjectStoreStatus:
-    """Bucket status from its stream info. ``count`` is the number of live (not deleted) objects."""
+    """Bucket status from its stream info. ``count`` is the number of live (not deleted) objects;
+    ``bad_metas`` the number of meta subjects whose latest message does not parse (skipped by
+    ``list()`` and ``watch()``, each logged as a warning; ``store.check()`` lists them)."""
 
     bucket: str
     description: Optional[str]
@@ -296,6 +473,7 @@ class ObjectStoreStatus:
     metadata: Optional[dict[str, str]] = None
     compression: bool = False
     stream_info: Optional[StreamInfo] = field(default=None, repr=False)
+    bad_metas: int = 0
 
     # nats-py names
     @property

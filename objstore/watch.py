@@ -5,24 +5,37 @@ It yields the latest info per object (or every stored entry, or only updates), m
 the initial entries (``initial()`` stops there, ``updates()`` returns ``None`` once), and keeps
 going with updates. Stopping it (``stop()`` or leaving ``async with``) ends iteration.
 ``ObjectStore.watch()`` and ``ObjectStore.list()`` are built on it.
+
+A meta another client wrote that does not parse never stops a watch (issue 10, point 4): it is
+skipped, logged as a warning on the ``objstore`` logger (subject, stream sequence, reason) and
+kept in ``bad_entries`` (:class:`~objstore.health.MalformedMeta`). :func:`scan_latest` is the
+one-pass "latest entry per subject" read behind ``list()`` and ``status()``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
+import binascii
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from jetstream import MessageNotFoundError, OrderedConsumer
 from protocol import NatsTimeoutError
 
 from .errors import BadObjectMetaError
+from .health import MalformedMeta
 from .models import ObjectInfo, parse_meta
-from .subjects import all_meta
+from .subjects import all_meta, decode_name, meta_subject
 
 if TYPE_CHECKING:
     from .store import ObjectStore
 
-__all__ = ["ObjectWatcher"]
+__all__ = ["ObjectWatcher", "scan_latest", "BAD_ENTRIES_KEPT"]
+
+log = logging.getLogger("objstore")
+
+BAD_ENTRIES_KEPT = 1000  # the most recent malformed entries a watcher keeps (bad_count counts all)
 
 
 class ObjectWatcher:
@@ -37,6 +50,10 @@ class ObjectWatcher:
     On a replicated one the (R1, ephemeral) consumer may run on a follower that lags behind the
     leader, so its pending count can reach 0 early; the backlog ends there only once the entry
     with the leader's last meta sequence (read at start, re-read when pending says 0) was seen.
+
+    Malformed metas are skipped: ``bad_entries`` holds the last :data:`BAD_ENTRIES_KEPT` of them
+    (:class:`~objstore.health.MalformedMeta`: subject, seq, error, name decoded from the
+    subject), ``bad_count`` counts every one seen, and each is logged as a warning.
     """
 
     def __init__(self, store: "ObjectStore", *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
@@ -50,6 +67,9 @@ class ObjectWatcher:
         self._started = False
         self._last_seq = 0  # leader's last meta sequence when the watch started (replicated buckets)
         self._next_task: Optional[asyncio.Task] = None
+        self.bad_entries: deque[MalformedMeta] = deque(maxlen=BAD_ENTRIES_KEPT)
+        self.bad_count = 0
+        self._on_bad: Optional[Callable[[MalformedMeta], None]] = None  # scan_latest's hook
 
     async def _start(self) -> None:
         if self._started:
@@ -126,12 +146,21 @@ class ObjectWatcher:
             await self._track(md.stream_seq, md.num_pending)
             try:
                 info = parse_meta(msg.data)
-            except BadObjectMetaError:
+            except BadObjectMetaError as err:
+                self._skip_bad(msg.subject, md.stream_seq, err)
                 continue
             info.mtime = md.timestamp
             if self.ignore_deletes and info.deleted:
                 continue
             return info
+
+    def _skip_bad(self, subject: str, seq: int, err: BadObjectMetaError) -> None:
+        bad = MalformedMeta(subject=subject, seq=seq, error=str(err), name=_name_of(subject, self._store.bucket))
+        self.bad_count += 1
+        self.bad_entries.append(bad)
+        log.warning("bucket %r: skipping malformed object meta on %s (stream seq %d): %s", self._store.bucket, subject, seq, err)
+        if self._on_bad is not None:
+            self._on_bad(bad)
 
     async def _take(self, timeout: Optional[float]) -> Optional[ObjectInfo]:
         # The read runs in a task that survives a timeout (it is picked up by the next call), so
@@ -166,3 +195,34 @@ class ObjectWatcher:
     async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
         """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
         return await self._take(timeout)
+
+
+def _name_of(subject: str, bucket: str) -> Optional[str]:
+    """The object name a meta subject encodes, or ``None`` when the token is not one."""
+    prefix = all_meta(bucket)[:-1]
+    if not subject.startswith(prefix):
+        return None
+    try:
+        return decode_name(subject[len(prefix) :])
+    except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+async def scan_latest(store: "ObjectStore") -> tuple[list[ObjectInfo], list[MalformedMeta]]:
+    """The latest entry of every meta subject, in one pass: the good ones as infos and the
+    malformed ones. Keyed by subject, the last entry wins whether it parses or not: a replicated
+    bucket's consumer may run on a lagging follower and deliver an older version of a meta before
+    its newest one, and a good old version must not stand in for a newest one that is bad."""
+    latest: dict[str, Any] = {}
+
+    def put(subject: str, entry: Any) -> None:
+        latest.pop(subject, None)
+        latest[subject] = entry
+
+    async with ObjectWatcher(store) as w:
+        w._on_bad = lambda bad: put(bad.subject, bad)
+        async for info in w.initial():
+            put(meta_subject(store.bucket, info.name), info)
+    infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]
+    bad = [e for e in latest.values() if isinstance(e, MalformedMeta)]
+    return infos, bad

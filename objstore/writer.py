@@ -1,25 +1,123 @@
 """Chunking a source for ``put``: every accepted input kind becomes an async iterator of
-``bytes`` chunks of at most ``chunk_size`` (the last may be shorter).
+``bytes`` chunks of at most ``chunk_size`` (the last may be shorter), and :func:`check_source`,
+the one rule of what ``put`` accepts.
+
+Accepted (``put``'s docstring and the README say the same): bytes-like objects (``bytes``,
+``bytearray``, ``memoryview`` and anything else with the buffer protocol, e.g. ``array.array``);
+``str`` (stored as UTF-8); a binary file object (``read(n)`` returning bytes-likes); an iterable or
+async iterable whose items are bytes-likes. Everything else raises
+:class:`UnsupportedSourceError` before anything is published: ``None``, numbers, a dict or any
+mapping (iterating it gives keys), a set (no order), a text-mode file (``io.TextIOBase`` or a
+``mode`` without ``"b"``), a closed or write-only file, and items that are not bytes-likes (ints
+from a list of ints, ``str`` items: encode them yourself). Lists and tuples are checked item by
+item up front; a generator's items are checked as they come, and the first bad one fails the
+put before it is published (the chunks before it are purged like any failed put's).
 
 ``bytes`` become read-only memoryview slices (no copy: the connection passes views over
-immutable bytes to the transport as they are); bytearray and memoryview sources are copied once
-per chunk, since the caller may change them;
-files are read in large blocks in a worker thread so the event loop never blocks on disk;
-async and sync iterables are re-chunked through one reused ``bytearray``.
+immutable bytes to the transport as they are); other bytes-likes are copied once per chunk,
+since the caller may change them; files are read in large blocks in a worker thread so the event
+loop never blocks on disk; async and sync iterables are re-chunked through one reused
+``bytearray``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+from collections.abc import Mapping, Set
 from typing import Any, AsyncIterator, Union
 
-from .errors import BadObjectMetaError
+from .errors import BadObjectMetaError, UnsupportedSourceError
 
-__all__ = ["iter_chunks", "Source"]
+__all__ = ["iter_chunks", "check_source", "Source"]
 
 Source = Union[bytes, bytearray, memoryview, str, Any]
 
 _FILE_BLOCK = 4 * 1024 * 1024
+_ACCEPTED = "bytes, bytearray, memoryview (or another bytes-like), str, a binary file or an (async) iterable of bytes-likes"
+
+
+def _is_bytes_like(obj: Any) -> bool:
+    """Has the buffer protocol (bytes-like), whatever else it is (array.array is iterable too)."""
+    try:
+        memoryview(obj).release()
+    except TypeError:
+        return False
+    return True
+
+
+def _bytes_view(obj: Any) -> memoryview:
+    """A flat byte view of a bytes-like ``obj``, or UnsupportedSourceError."""
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise UnsupportedSourceError(f"cannot put {type(obj).__name__}: use {_ACCEPTED}") from None
+    try:
+        return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    except TypeError:  # not C-contiguous: one copy makes it flat
+        return memoryview(view.tobytes())
+    except ValueError as err:  # a released view
+        raise UnsupportedSourceError(f"cannot put this memoryview: {err}") from None
+
+
+def _piece(item: Any) -> Union[bytes, bytearray, memoryview]:
+    """One item of an (async) iterable source, checked before it is used."""
+    if isinstance(item, (bytes, bytearray)):
+        return item
+    if isinstance(item, str):
+        raise UnsupportedSourceError("items of an iterable source must be bytes-likes, not str: encode them first")
+    try:
+        return _bytes_view(item)
+    except UnsupportedSourceError:
+        raise UnsupportedSourceError(
+            f"items of an iterable source must be bytes-likes, not {type(item).__name__}"
+        ) from None
+
+
+def _check_file(data: Any) -> None:
+    if isinstance(data, io.TextIOBase):
+        raise UnsupportedSourceError("cannot put a text-mode file: open it in binary mode ('rb')")
+    mode = getattr(data, "mode", None)
+    binary = isinstance(data, (io.BufferedIOBase, io.RawIOBase))  # e.g. zipfile's, whose mode is "r"
+    if not binary and isinstance(mode, str) and "b" not in mode:
+        raise UnsupportedSourceError(f"cannot put a file opened with mode {mode!r}: open it in binary mode ('rb')")
+    if getattr(data, "closed", False) is True:
+        raise UnsupportedSourceError("cannot put a closed file")
+    readable = getattr(data, "readable", None)
+    if callable(readable):
+        try:
+            ok = readable()
+        except (OSError, ValueError):
+            ok = False
+        if ok is False:
+            raise UnsupportedSourceError("cannot put a file that is not open for reading")
+
+
+def check_source(data: Any) -> None:
+    """Raise :class:`UnsupportedSourceError` (a ``TypeError``) unless ``put`` accepts ``data``.
+
+    Reads nothing and does not start iterators; list and tuple items are checked here (they are
+    in memory already), a generator's items by :func:`iter_chunks` as they come."""
+    if isinstance(data, (bytes, bytearray, str)):
+        return
+    if data is None:
+        raise UnsupportedSourceError("cannot put None: use b'' for an empty object")
+    if callable(getattr(data, "read", None)):
+        _check_file(data)
+        return
+    if isinstance(data, Mapping):
+        raise UnsupportedSourceError(f"cannot put a {type(data).__name__}: a mapping is not bytes (serialize it first)")
+    if isinstance(data, Set):
+        raise UnsupportedSourceError(f"cannot put a {type(data).__name__}: a set has no order; use {_ACCEPTED}")
+    if _is_bytes_like(data):
+        return
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            _piece(item)
+        return
+    if hasattr(data, "__aiter__") or hasattr(data, "__iter__"):
+        return
+    raise UnsupportedSourceError(f"cannot put {type(data).__name__}: use {_ACCEPTED}")
 
 
 async def _as_async(items: Any) -> AsyncIterator[Any]:
@@ -28,8 +126,11 @@ async def _as_async(items: Any) -> AsyncIterator[Any]:
 
 
 async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[Union[bytes, memoryview]]:
+    """Raises :class:`UnsupportedSourceError` for a source or an item ``put`` does not accept
+    (before the first chunk for the source, before that item's bytes for an item)."""
     if chunk_size < 1:
         raise BadObjectMetaError("chunk size must be positive")
+    check_source(data)
     if isinstance(data, str):
         data = data.encode("utf-8")
     if isinstance(data, bytes):
@@ -44,14 +145,6 @@ async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[Union[byte
         for i in range(0, n, chunk_size):
             yield view[i : i + chunk_size]
         return
-    if isinstance(data, (bytearray, memoryview)):
-        view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
-        try:
-            for i in range(0, len(view), chunk_size):
-                yield bytes(view[i : i + chunk_size])
-        finally:
-            view.release()
-        return
     read = getattr(data, "read", None)
     if callable(read):
         loop = asyncio.get_running_loop()
@@ -59,24 +152,26 @@ async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[Union[byte
         while True:
             buf = await loop.run_in_executor(None, read, block)
             if isinstance(buf, str):
-                raise BadObjectMetaError("file objects must be opened in binary mode")
+                raise UnsupportedSourceError("the file returned str: open it in binary mode ('rb')")
             if not buf:
                 return
-            async for chunk in iter_chunks(bytes(buf) if not isinstance(buf, bytes) else buf, chunk_size):
+            buf = _piece(buf)
+            async for chunk in iter_chunks(buf if isinstance(buf, bytes) else bytes(buf), chunk_size):
                 yield chunk
-    if hasattr(data, "__aiter__") or hasattr(data, "__iter__"):
-        pieces = data if hasattr(data, "__aiter__") else _as_async(data)
-        pending = bytearray()
-        async for piece in pieces:
-            if isinstance(piece, str):
-                piece = piece.encode("utf-8")
-            pending += piece
-            while len(pending) >= chunk_size:
-                yield bytes(pending[:chunk_size])
-                del pending[:chunk_size]
-        if pending:
-            yield bytes(pending)
+    if _is_bytes_like(data):  # bytearray, memoryview, other buffers: one copy per chunk
+        view = _bytes_view(data)
+        try:
+            for i in range(0, len(view), chunk_size):
+                yield bytes(view[i : i + chunk_size])
+        finally:
+            view.release()
         return
-    raise BadObjectMetaError(
-        f"cannot put {type(data).__name__}: use bytes, bytearray, memoryview, str, a binary file or an (async) iterable of bytes"
-    )
+    pieces = data if hasattr(data, "__aiter__") else _as_async(data)
+    pending = bytearray()
+    async for piece in pieces:
+        pending += _piece(piece)
+        while len(pending) >= chunk_size:
+            yield bytes(pending[:chunk_size])
+            del pending[:chunk_size]
+    if pending:
+        yield bytes(pending)
