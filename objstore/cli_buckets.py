@@ -1,11 +1,13 @@
 """The ``objstore`` bucket commands: ``add``, ``buckets``, ``status``, ``seal`` and ``rm-bucket``.
-Each takes a connected :class:`~objstore.cli_runtime.Ctx` and returns an exit code.
+Each takes a connected :class:`~objstore.cli_runtime.Ctx` and returns an exit code. ``add`` of
+a memory-storage bucket on the embedded server says (stderr, and ``note`` in ``--json``) that it
+does not survive a restart of that server.
 """
 
 from __future__ import annotations
 
 from .cli_format import exact_size, human_duration, one_line, print_pairs, print_table, status_to_json
-from .cli_runtime import EXIT_OK, Ctx
+from .cli_runtime import EXIT_OK, PROG, Ctx
 from .progress import format_size
 
 
@@ -22,8 +24,15 @@ async def cmd_add(ctx: Ctx) -> int:
         metadata=dict(a.metadata) if a.metadata else None,
     )
     st = await store.status()
+    note = None
+    if ctx.embedded and st.storage == "memory":
+        note = (f"bucket {st.bucket!r} uses memory storage on the embedded server: its objects are lost "
+                f"when that server stops or restarts ('{PROG} serve --stop', a reboot)")
+        ctx.note(note)
     if ctx.json:
-        ctx.emit_json(status_to_json(st))
+        doc = status_to_json(st)
+        doc["note"] = note
+        ctx.emit_json(doc)
     else:
         ctx.say(f"bucket {st.bucket!r} ready ({st.storage}, {st.replicas} replica{'s' if st.replicas != 1 else ''}"
                 f", ttl {human_duration(st.ttl.total_seconds() if st.ttl else None)})")

