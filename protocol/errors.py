@@ -14,6 +14,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectError",
     "NoServersError",
+    "ConnectProtocolError",
     "AuthorizationError",
     "NoRespondersError",
     "NatsTimeoutError",
@@ -26,6 +27,7 @@ __all__ = [
     "StaleConnectionError",
     "ReconnectBufferFullError",
     "MissingDependencyError",
+    "InvalidOptionError",
     "TLSError",
     "error_from_server_text",
 ]
@@ -51,6 +53,12 @@ class NoServersError(ConnectError):
     """No server in the pool accepted a connection."""
 
 
+class ConnectProtocolError(NoServersError, ProtocolError):
+    """No server could be connected because every one answered outside the protocol (a
+    malformed INFO, an INFO with an invalid ``max_payload``, an oversized frame). Both a
+    :class:`NoServersError` and a :class:`ProtocolError`."""
+
+
 class TLSError(ConnectError):
     """TLS was required but could not be negotiated or verified."""
 
@@ -68,7 +76,26 @@ class AuthorizationError(ServerError, ConnectError):
 
 
 class PermissionViolationError(ServerError):
-    """Publish or subscribe to a subject this user may not use; the connection stays open."""
+    """Publish or subscribe to a subject this user may not use; the connection stays open.
+
+    ``subject`` is the subject the server names (``Permissions Violation for Publish to
+    "subj"``), "" if it names none; ``kind`` is ``"publish"``, ``"reply"`` (``Publish with Reply
+    of``), ``"subscription"`` or "" (nats-server client.go pubPermissionViolation,
+    replySubjectViolation, sendErr of processSub)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        quoted = text.split('"')[1::2]
+        self.subject = quoted[0] if quoted else ""
+        low = text.lower()
+        if "for subscription" in low:
+            self.kind = "subscription"
+        elif "with reply of" in low:
+            self.kind = "reply"
+        elif "for publish" in low:
+            self.kind = "publish"
+        else:
+            self.kind = ""
 
 
 class StaleConnectionError(ServerError):
@@ -106,6 +133,11 @@ class BadHeaderError(NatsError, ValueError):
 
 class ReconnectBufferFullError(NatsError):
     """Publishing while disconnected would exceed the bounded reconnect buffer."""
+
+
+class InvalidOptionError(NatsError, ValueError):
+    """A connect option has a value the client cannot work with (for example a non-positive
+    ``max_inbound_frame``)."""
 
 
 class MissingDependencyError(NatsError, ImportError):

@@ -7,6 +7,26 @@ established, except ``_apply_info`` for INFO updates. ``_HandshakeMixin`` is mix
 instead of dispatching them. TLS is either TLS-first (``tls_handshake_first``) or an upgrade with
 ``loop.start_tls`` after INFO; TLS failures become :class:`TLSError` naming the server and the
 reason. Used by the first connect (``_connect_initial``) and by ``reconnect``.
+
+Limits from INFO (issue 10 point 5: a buggy or hostile server cannot exhaust the client). Every
+INFO, the first and any later one, goes through :func:`outbound_limit` and :func:`inbound_cap`:
+
+- ``max_payload`` (what we may *publish*, headers included): missing -> the protocol default
+  1 MiB (``wire.DEFAULT_MAX_PAYLOAD``, nats-server const.go ``MAX_PAYLOAD_SIZE``); zero,
+  negative or not an integer (bool, float, string, null, ...) -> :class:`ProtocolError`;
+  above 64 MiB (nats-server's own hard limit, const.go ``MAX_PAYLOAD_MAX_SIZE``) -> clamped to
+  64 MiB. During the handshake the error fails the connect (like any protocol error); in a
+  later asynchronous INFO the whole INFO is refused (nothing of it is applied), the error is
+  reported (``error`` event) and the connection is treated as broken (reconnect per options).
+- The inbound frame cap (the largest MSG/HMSG size the parser accepts): the
+  ``max_inbound_frame`` option (default 64 MiB), lowered by INFO to
+  ``max(max_payload + 64 KiB, max_inbound_frame // 2)`` and never raised above the option.
+  ``max_payload`` bounds what *clients* publish, so a message delivered to us is at most that
+  plus the headers JetStream adds (``Nats-Stream``, ``Nats-Subject``...: the 64 KiB slack). But
+  replies the server builds itself (a STREAM.INFO page of 100,000 subjects, a STREAM.LIST page)
+  are not bounded by ``max_payload`` at all: hence the floor of half the option, which a small
+  ``max_payload`` cannot push the cap below. An announced size above the cap is a
+  :class:`ProtocolError` before any of the body is buffered (the parser checks the control line).
 """
 
 from __future__ import annotations
@@ -21,6 +41,7 @@ from .encoder import encode_connect
 from .errors import (
     AuthorizationError,
     ConnectError,
+    ConnectProtocolError,
     NatsError,
     NatsTimeoutError,
     NoServersError,
@@ -34,9 +55,9 @@ from .options import ServerAddr
 from .parser import Parser
 from .status import ConnectionState, _describe
 from .transport import _NatsProtocol
-from .wire import CLIENT_LANG, CLIENT_VERSION, PING, PONG
+from .wire import CLIENT_LANG, CLIENT_VERSION, DEFAULT_MAX_PAYLOAD, PING, PONG
 
-__all__ = ["_HandshakeMixin"]
+__all__ = ["_HandshakeMixin", "MAX_PAYLOAD_BOUND", "inbound_cap", "outbound_limit"]
 
 # What we *receive* may be longer than the 4096 we may send: a MSG line repeats a 4090-byte
 # subject plus sid (and JetStream adds a long ack reply), and a big cluster's INFO lists many
@@ -44,8 +65,38 @@ __all__ = ["_HandshakeMixin"]
 _INBOUND_CONTROL_LINE = 64 * 1024
 # The server's max_payload limits what clients publish; replies the server builds itself (a
 # STREAM.INFO with many subjects, a STREAM.LIST page) can be larger. Incoming frames are bounded
-# by this instead, so memory stays bounded without killing the connection on a big API reply.
+# by the max_inbound_frame option instead (this is its default), so memory stays bounded without
+# killing the connection on a big API reply.
 _INBOUND_MAX_PAYLOAD = 64 * 1024 * 1024
+# nats-server refuses a configured max_payload above this (const.go MAX_PAYLOAD_MAX_SIZE); a
+# larger announced value is clamped to it.
+MAX_PAYLOAD_BOUND = 64 * 1024 * 1024
+# Headers JetStream adds to a stored message on delivery (Nats-Stream, Nats-Subject with a
+# subject of up to the 4 KiB control line, Nats-Sequence, Nats-Time-Stamp, ...).
+_INBOUND_HEADER_SLACK = 64 * 1024
+
+
+def outbound_limit(info: dict[str, Any]) -> int:
+    """The ``max_payload`` to enforce on publishes, from an INFO (see the module docstring).
+
+    Missing -> 1 MiB; above 64 MiB -> 64 MiB; zero, negative or not an ``int`` (``bool`` is
+    not one here, nor is ``1048576.0``) -> :class:`ProtocolError`.
+    """
+    if "max_payload" not in info:
+        return DEFAULT_MAX_PAYLOAD
+    mp = info["max_payload"]
+    if type(mp) is not int:
+        raise ProtocolError(f"server INFO has a max_payload that is not an integer: {mp!r:.40}")
+    if mp <= 0:
+        raise ProtocolError(f"server INFO has a max_payload of {mp}: it must be positive")
+    return min(mp, MAX_PAYLOAD_BOUND)
+
+
+def inbound_cap(max_inbound_frame: int, max_payload: int) -> int:
+    """The largest MSG/HMSG the parser accepts: the option, lowered by the server's
+    ``max_payload`` (plus header slack) but never below half the option (server-built replies
+    are not bounded by ``max_payload``), and never above the option."""
+    return min(max_inbound_frame, max(max_payload + _INBOUND_HEADER_SLACK, max_inbound_frame // 2))
 
 
 class _HandshakeMixin:
@@ -53,6 +104,7 @@ class _HandshakeMixin:
 
     async def _connect_initial(self) -> None:
         errors: list[str] = []
+        protocol_errors: list[ProtocolError] = []
         for server in self._pool.next_candidates():
             try:
                 await self._connect_to(server)
@@ -67,7 +119,13 @@ class _HandshakeMixin:
                 raise
             except (OSError, asyncio.TimeoutError, NatsError) as err:
                 errors.append(f"{server.url}: {_describe(err)}")
+                if isinstance(err, ProtocolError):
+                    protocol_errors.append(err)
         self._state = ConnectionState.CLOSED
+        if protocol_errors and len(protocol_errors) == len(errors):
+            # Every server answered, but not in the protocol (a bad INFO, an oversized frame):
+            # a ProtocolError, and still the NoServersError callers already catch.
+            raise ConnectProtocolError("could not connect: " + "; ".join(errors)) from protocol_errors[-1]
         raise NoServersError("could not connect to any server: " + "; ".join(errors))
 
     async def _connect_to(self, server: ServerAddr, restore: Sequence[bytes] = ()) -> None:
@@ -79,7 +137,7 @@ class _HandshakeMixin:
         opts = self.options
         server.last_attempt = time.monotonic()
         self._pool.current = server
-        self._parser = Parser(_INBOUND_CONTROL_LINE, _INBOUND_MAX_PAYLOAD)
+        self._parser = Parser(_INBOUND_CONTROL_LINE, opts.max_inbound_frame)
         self._handshake = asyncio.Queue()
         tls_wanted = server.tls or opts.wants_tls()
         hostname = opts.tls_hostname or server.host
@@ -221,12 +279,24 @@ class _HandshakeMixin:
         return out
 
     def _apply_info(self, info: dict[str, Any], initial: bool = False) -> None:
+        """Apply an INFO: limits (module docstring), discovered servers, lame duck mode.
+
+        An INFO with an invalid ``max_payload`` is refused whole: during the handshake by raising
+        :class:`ProtocolError`; afterwards (``_dispatch``) by reporting it and treating the
+        connection as broken, since the server's real limit is then unknown.
+        """
+        try:
+            mp = outbound_limit(info)
+        except ProtocolError as err:
+            if initial or self._handshake is not None:
+                raise
+            self._report_error(err)
+            self._connection_broken(err)
+            return
         was_ldm = bool(self._info.get("ldm")) and not initial
         self._info = info
-        mp = info.get("max_payload")
-        if isinstance(mp, int) and mp > 0:
-            self.max_payload = mp
-            self._parser.max_payload = max(mp, _INBOUND_MAX_PAYLOAD)
+        self.max_payload = mp
+        self._parser.max_payload = inbound_cap(self.options.max_inbound_frame, mp)
         urls = info.get("connect_urls")
         if urls:
             self._pool.add_discovered(urls)

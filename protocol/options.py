@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
-from .errors import NatsError
+from .errors import InvalidOptionError, NatsError
 from .wire import INBOX_PREFIX
 
 __all__ = ["ConnectOptions", "ServerAddr", "ServerPool", "parse_server_url"]
 
 DEFAULT_PORT = 4222
+# Below this a JetStream API reply (a few hundred bytes of JSON) would not fit.
+_MIN_INBOUND_FRAME = 64 * 1024
 
 
 class ServerAddr:
@@ -178,6 +180,10 @@ class ConnectOptions:
     reconnect_jitter: float = 0.1
     reconnect_jitter_tls: float = 1.0
     reconnect_buf_size: int = 8 * 1024 * 1024
+    # The largest MSG/HMSG (header + payload) accepted from the server; a larger announced size is
+    # a ProtocolError before any of it is buffered. The server's INFO max_payload may lower the
+    # effective cap (never below half of this), never raise it: see protocol.handshake.
+    max_inbound_frame: int = 64 * 1024 * 1024
     dont_randomize: bool = False
     pending_msgs_limit: int = 512 * 1024
     pending_bytes_limit: int = 64 * 1024 * 1024
@@ -194,6 +200,9 @@ class ConnectOptions:
     def __post_init__(self) -> None:
         if isinstance(self.servers, str):
             self.servers = [u.strip() for u in self.servers.split(",") if u.strip()]
+        mif = self.max_inbound_frame
+        if type(mif) is not int or mif < _MIN_INBOUND_FRAME:
+            raise InvalidOptionError(f"max_inbound_frame must be an int of at least {_MIN_INBOUND_FRAME} bytes, not {mif!r}")
 
     def __repr__(self) -> str:
         parts = []

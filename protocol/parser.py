@@ -6,7 +6,11 @@ it is fed bytes and returns frames, so it can be unit-tested and fuzzed without 
 
 Limits are checked before bytes are buffered (h11's rule): a control line longer than
 ``max_control_line`` or a payload announced above ``max_payload`` raises at once, so the
-retained buffer never exceeds ``max_control_line + max_payload + 4`` bytes.
+retained buffer never exceeds ``max_control_line + max_payload + 4`` bytes. ``max_payload`` here
+is the *inbound frame cap* (the whole MSG/HMSG, headers included), not the server's publish
+limit: the connection sets it from the ``max_inbound_frame`` option as lowered by INFO
+(``protocol.handshake.inbound_cap``). A hostile server announcing a huge MSG therefore gets a
+``ProtocolError`` from the control line alone, before any of the body arrives.
 
 Failure contract: malformed input raises :class:`ProtocolError` and nothing else. The frames
 that were complete before the bad bytes are attached to the error as ``err.frames`` so that
@@ -33,7 +37,8 @@ _split_ws = re.compile(rb"[ \t]+").split
 
 
 class Parser:
-    """Incremental parser. ``max_payload`` may be raised or lowered at any time (from INFO)."""
+    """Incremental parser. ``max_payload`` (the inbound frame cap) may be raised or lowered at
+    any time (from INFO)."""
 
     __slots__ = ("max_control_line", "max_payload", "_buf", "_parked", "_parked_len", "_need", "_failed")
 
@@ -162,7 +167,7 @@ class Parser:
                     raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
                 size = int(raw_size)
                 if size > max_payload:
-                    raise ProtocolError(f"MSG payload size {size} outside 0..{max_payload}")
+                    raise ProtocolError(f"server announced a MSG of {size} bytes, above the inbound frame cap of {max_payload}")
                 start = end + 2
                 stop = start + size
                 if stop + 2 > n:
@@ -204,7 +209,7 @@ class Parser:
                 hlen = int(raw_hlen)
                 size = int(raw_size)
                 if size > max_payload:
-                    raise ProtocolError(f"HMSG total size {size} outside 0..{max_payload}")
+                    raise ProtocolError(f"server announced an HMSG of {size} bytes, above the inbound frame cap of {max_payload}")
                 if hlen < 12 or hlen > size:
                     raise ProtocolError(f"HMSG header size {hlen} invalid for total {size}")
                 start = end + 2
