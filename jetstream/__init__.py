@@ -30,7 +30,7 @@ from .models import (
 )
 from .msg import JsMsg
 from .ordered import OrderedConsumer
-from .publish import Publisher, publish_headers
+from .publish import Publisher, Settlement, explain_no_responders, publish_headers
 from .pull import PullConsumer
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "PubAck",
     "Publisher",
     "PullConsumer",
+    "Settlement",
     "ReplayPolicy",
     "RetentionPolicy",
     "StorageType",
@@ -57,6 +58,7 @@ __all__ = [
     "StreamInfo",
     "StreamSource",
     "StreamState",
+    "explain_no_responders",
     "publish_headers",
     *_errors_all,
 ]

@@ -54,6 +54,7 @@ __all__ = [
     "ConsumerFilterMismatchError",
     # non-API errors
     "NoStreamResponseError",
+    "StreamUnavailableError",
     "JetStreamTimeoutError",
     "ConsumerStalledError",
     "OrderedConsumerError",
@@ -370,9 +371,27 @@ class ConsumerFilterMismatchError(APIError):
 class NoStreamResponseError(JetStreamError):
     """A JetStream publish got a 503 no-responders status: no stream listens on that subject."""
 
+    # Whether a stream listens on the subject: False (none does), True (one does but has no
+    # leader: StreamUnavailableError), None (could not be told: the meta leader did not answer).
+    listened: bool | None = False
+
     def __init__(self, message: str = "no stream matches this subject", *, subject: str | None = None) -> None:
         super().__init__(message if subject is None else f"{message}: {subject}")
         self.subject = subject
+
+
+class StreamUnavailableError(NoStreamResponseError):
+    """A publish got 503 no-responders although a stream listens on its subject: the stream has
+    no leader right now (an election after its leader was lost, or no quorum). The message was
+    not stored. A subclass of :class:`NoStreamResponseError` so that existing handlers still
+    catch it; its message names the stream and the real cause."""
+
+    listened = True
+
+    def __init__(self, message: str, *, subject: str | None = None, stream: str | None = None) -> None:
+        JetStreamError.__init__(self, message)
+        self.subject = subject
+        self.stream = stream
 
 
 class JetStreamTimeoutError(JetStreamError, NatsTimeoutError):

@@ -3,9 +3,20 @@
 
 ``Publisher`` keeps many acks in flight over one ack inbox subscription, reports the first
 error, waits for every ack on exit and retries transient failures: a 503 "no responders" (no
-stream leader right now: the message was not stored, so resending is safe) is retried after
-``retry_wait``; a timed-out ack is retried only when the message carries a ``Nats-Msg-Id``
-(``idempotent=True`` adds one), because only then does the server drop a duplicate.
+stream leader right now: the message was not stored, so resending is safe) is retried with
+backoff for up to the ack timeout, which covers a stream leader election; a timed-out ack is
+retried only when the message carries a ``Nats-Msg-Id`` (``idempotent=True`` adds one),
+because only then does the server drop a duplicate.
+
+A 503 that outlasts its retries is explained before it is raised: a stream that listens on the
+subject but did not answer has no leader (:class:`StreamUnavailableError`); only when no stream
+listens is it :class:`NoStreamResponseError` "no stream matches subject".
+
+After an error, ``Publisher.settle`` accounts for every message of the window: acknowledged,
+refused, withdrawn from the connection's outbox before it was sent (``discard_unsent``), or of
+unknown fate (written to a connection that was then lost, or its ack timed out). A caller that
+cleans up (the object store purging a failed put's chunks) needs that account: only messages of
+unknown fate can still be stored after the cleanup.
 """
 
 from __future__ import annotations
@@ -13,15 +24,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
-from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError, next_nuid, parse_headers
+from protocol import Headers, Msg, NatsError, NatsTimeoutError, NoRespondersError, next_nuid, parse_headers
 
 from .errors import (
     APIError,
     JetStreamError,
     JetStreamTimeoutError,
     NoStreamResponseError,
+    StreamUnavailableError,
     api_error_from_json,
     raise_for_api_response,
 )
@@ -30,7 +43,7 @@ from .models import PubAck
 if TYPE_CHECKING:
     from .client import JetStream
 
-__all__ = ["publish", "Publisher", "publish_headers"]
+__all__ = ["publish", "Publisher", "Settlement", "publish_headers", "explain_no_responders"]
 
 HDR_MSG_ID = "Nats-Msg-Id"
 HDR_EXPECTED_STREAM = "Nats-Expected-Stream"
@@ -43,6 +56,33 @@ ROLLUP_ALL = "all"
 
 # err_codes worth another try: the stream was briefly unavailable (leader election).
 _RETRYABLE_ERR_CODES = frozenset({10008})
+# Backoff between resends of a message that got 503 (no stream leader yet).
+_MAX_RETRY_WAIT = 1.0
+
+
+async def explain_no_responders(js: "JetStream", subject: str, timeout: float = 1.0) -> JetStreamError:
+    """The error for a publish to ``subject`` that got 503 "no responders" to the end.
+
+    The server answers 503 both when no stream listens on the subject and when the stream that
+    does has no leader (election in progress, quorum lost). The meta leader tells them apart
+    (STREAM.NAMES with a subject filter); when it cannot be asked either, the message says both.
+    """
+    try:
+        names = await asyncio.wait_for(js.stream_names(subject), timeout)
+    except (JetStreamError, NatsError, asyncio.TimeoutError):
+        err = NoStreamResponseError(
+            f"no stream answered for subject {subject!r} (no stream listens on it, or its stream has no leader right now)"
+        )
+        err.listened = None
+        return err
+    if names:
+        return StreamUnavailableError(
+            f"stream {names[0]!r} did not answer for subject {subject!r}: it has no leader right now "
+            "(leader election or lost quorum); the message was not stored",
+            subject=subject,
+            stream=names[0],
+        )
+    return NoStreamResponseError(f"no stream matches subject {subject!r}")
 
 
 def publish_headers(
@@ -127,18 +167,30 @@ async def publish(
     )
     nc = js.connection
     timeout = timeout or js.timeout
-    for attempt in range(retries + 1):
+    loop = asyncio.get_running_loop()
+    # A 503 is retried ``retries`` times; then, if a stream does listen on the subject (its
+    # leader is being elected, which takes seconds), on with backoff for up to ``timeout`` in
+    # all. The message was not stored, so resending is safe.
+    give_up = loop.time() + timeout
+    wait = retry_wait
+    attempt = 0
+    explained: Optional[NoStreamResponseError] = None
+    while True:
         try:
             msg = await nc.request(subject, payload, timeout=timeout, headers=hdrs)
         except NoRespondersError as err:
-            if attempt < retries:
-                await asyncio.sleep(retry_wait)
-                continue
-            raise NoStreamResponseError(f"no stream matches subject {subject!r}") from err
+            attempt += 1
+            if attempt > retries:
+                if explained is None:
+                    explained = await explain_no_responders(js, subject)
+                if explained.listened is False or loop.time() + wait >= give_up:
+                    raise explained from err
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _MAX_RETRY_WAIT)
+            continue
         except NatsTimeoutError as err:
             raise JetStreamTimeoutError(f"no publish ack for {subject!r} within {timeout}s") from err
         return _parse_ack(msg, subject)
-    raise AssertionError("unreachable")
 
 
 def _has_msg_id(headers: Any) -> bool:
@@ -155,15 +207,32 @@ def _wake_future(fut: asyncio.Future) -> None:
 
 
 class _Pending:
-    __slots__ = ("subject", "payload", "headers", "size", "sent", "attempts")
+    __slots__ = ("subject", "payload", "headers", "size", "sent", "first_sent", "epoch", "attempts")
 
-    def __init__(self, subject: str, payload: bytes, headers: Optional[Headers], size: int, sent: float) -> None:
+    def __init__(self, subject: str, payload: bytes, headers: Optional[Headers], size: int, sent: float, epoch: int) -> None:
         self.subject = subject
         self.payload = payload
         self.headers = headers
         self.size = size
         self.sent = sent
+        self.first_sent = sent
+        self.epoch = epoch  # the connection it was written to (see Publisher._epoch)
         self.attempts = 0
+
+
+@dataclass
+class Settlement:
+    """What became of a publisher's window after an error (``Publisher.settle``).
+
+    ``withdrawn``: taken back from the connection's outbox or reconnect buffer, or a resend that
+    had not happened yet: provably never sent. ``unknown``: written to a connection that was then
+    lost, or whose ack timed out, or still unanswered when the bound ran out: the server may
+    have stored it, even later (a paused server reading its socket after it resumes).
+    Messages acknowledged or refused are settled and not counted here.
+    """
+
+    withdrawn: int = 0
+    unknown: int = 0
 
 
 class Publisher:
@@ -213,6 +282,14 @@ class Publisher:
         self.last_seq = 0
         self.stream = ""
         self.duplicates = 0
+        self._unknown = 0  # messages whose ack timed out: they may still be stored
+        self._withdrawn_resends = 0  # 503'd messages not resent after the error: never stored
+        # Subjects registered with the connection's publish-error routes: a permission violation
+        # for one of them fails this publisher at once (not by ack timeout, not a later flush()).
+        self._routed: set[str] = set()
+        # Permission -ERRs per subject not yet matched to a window entry (one per refused message).
+        self._refusals: dict[str, int] = {}
+        self._subject_listened: dict[str, bool] = {}  # after 503s: does a stream listen here?
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "Publisher":
@@ -238,6 +315,9 @@ class Publisher:
             await self.close()
 
     async def close(self) -> None:
+        for subject in self._routed:
+            self._nc.remove_publish_error_route(subject, self._on_refused)
+        self._routed.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -287,8 +367,11 @@ class Publisher:
             msg_id = next_nuid()
         hdrs = publish_headers(headers, msg_id=msg_id) if (headers is not None or msg_id) else None
         token = str(next(self._tokens))
-        inflight[token] = _Pending(subject, payload, hdrs, size, self._loop.time())
+        inflight[token] = _Pending(subject, payload, hdrs, size, self._loop.time(), self._epoch())
         self._inflight_bytes += size
+        if subject not in self._routed:
+            self._routed.add(subject)
+            self._nc.add_publish_error_route(subject, self._on_refused)
         await self._nc.publish(subject, payload, reply=self._prefix + token, headers=hdrs)
 
     async def wait(self, timeout: Optional[float] = None) -> None:
@@ -303,21 +386,63 @@ class Publisher:
         if self._error is not None:
             raise self._error
 
-    async def settle(self, timeout: Optional[float] = None) -> None:
-        """After an error: wait (bounded) until no message is in flight any more, so a caller's
-        cleanup (e.g. purging partial chunks) runs after the last one was stored or refused.
-        ``timeout`` defaults to twice the ack timeout. Never raises the publish error."""
+    def _epoch(self) -> int:
+        """Which connection a message written now travels on: the count of reconnects so far,
+        plus one while reconnecting (it is buffered for the next connection)."""
+        nc = self._nc
+        return nc.reconnects + 1 if nc.is_reconnecting else nc.reconnects
+
+    async def settle(self, timeout: Optional[float] = None) -> Settlement:
+        """After an error: account for every message of the window (never raises the publish
+        error), so that a caller's cleanup (purging partial chunks) runs after the last one was
+        stored or refused. Resends not yet made are cancelled and messages the connection still
+        holds unsent are withdrawn (``Connection.discard_unsent``); then it waits, up to
+        ``timeout`` (default twice the ack timeout), for the acks of messages written to the
+        live connection. Messages written to a connection since lost will never be answered:
+        they are counted ``unknown`` at once, as is whatever is unanswered when the bound runs out.
+        """
+        if self._error is None:
+            self._fail(JetStreamError("publisher stopped"))
+        report = Settlement()
+        if self._retry_tasks:
+            # Resends still waiting out their backoff see the error and give up (withdrawn):
+            # waited for, not cancelled, so that each one's account is kept (at most ~1 s).
+            await asyncio.wait(list(self._retry_tasks))
+        inflight = self._inflight
+        for reply in self._nc.discard_unsent(self._prefix):
+            entry = inflight.pop(reply[len(self._prefix) :], None)
+            if entry is not None:
+                self._inflight_bytes -= entry.size
+                report.withdrawn += 1
+        report.withdrawn += self._withdrawn_resends
+        self._withdrawn_resends = 0
         deadline = self._loop.time() + (timeout if timeout is not None else 2 * self.timeout)
-        while self._inflight or self._retrying:
+        while inflight:
+            self._take_refused()
+            if not inflight:
+                break
+            nc = self._nc
+            current = nc.reconnects if nc.is_connected else None
+            # Written to a connection that is gone: no ack can come for it any more.
+            for token in [t for t, e in inflight.items() if e.epoch != current]:
+                entry = inflight.pop(token)
+                self._inflight_bytes -= entry.size
+                report.unknown += 1
+            if not inflight:
+                break
             remaining = deadline - self._loop.time()
             if remaining <= 0:
-                return
+                break
             w = self._wait_window()
-            handle = self._loop.call_later(remaining, _wake_future, w)
+            # Woken by an ack, or to look again at the connection (reconnected or lost meanwhile).
+            handle = self._loop.call_later(min(remaining, 0.25), _wake_future, w)
             try:
                 await w
             finally:
                 handle.cancel()
+        report.unknown += len(inflight) + self._unknown
+        self._unknown = 0
+        return report
 
     def _wait_window(self) -> asyncio.Future:
         w = self._window
@@ -331,6 +456,26 @@ class Publisher:
             self._window = None
             if not w.done():
                 w.set_result(None)
+
+    def _on_refused(self, err: Any) -> None:
+        """A permission violation for a subject this publisher wrote to (connection route): one
+        per refused message. Such a message gets no ack; ``_take_refused`` settles it."""
+        self._refusals[err.subject] = self._refusals.get(err.subject, 0) + 1
+        self._fail(err)
+
+    def _take_refused(self) -> int:
+        """Settle messages refused by permission: each message gets an ack or a -ERR, never both,
+        so once a subject's entries still in the window are no more than its -ERRs, every one of
+        them was refused."""
+        taken = 0
+        for subject, n in list(self._refusals.items()):
+            tokens = [t for t, e in self._inflight.items() if e.subject == subject]
+            if len(tokens) <= n:
+                for t in tokens:
+                    self._inflight_bytes -= self._inflight.pop(t).size
+                taken += len(tokens)
+                self._refusals[subject] = n - len(tokens)
+        return taken
 
     def _fail(self, err: BaseException) -> None:
         if self._error is None:
@@ -350,7 +495,7 @@ class Publisher:
                 data = msg.data
                 if not data:
                     if msg.status == "503":
-                        self._retry(entry, NoStreamResponseError(f"no stream matches subject {entry.subject!r}"))
+                        self._retry(entry, None)
                     else:
                         self._fail(APIError(0, 0, f"empty publish ack for {entry.subject!r} (status {msg.status})"))
                     continue
@@ -383,27 +528,82 @@ class Publisher:
         except Exception as err:  # noqa: BLE001 - reported, never swallowed
             self._fail(err)
 
-    def _retry(self, entry: _Pending, cause: BaseException) -> None:
+    def _retry(self, entry: _Pending, cause: Optional[BaseException]) -> None:
+        """Resend ``entry`` after a backoff. ``cause`` None means a 503 (no stream leader yet):
+        retried for at least ``retries`` attempts and up to the ack timeout since it was first
+        sent, then explained (``explain_no_responders``) and raised."""
+        wait = min(self.retry_wait * (2 ** entry.attempts), _MAX_RETRY_WAIT)
         if entry.attempts >= self.retries:
-            self._fail(cause)
-            return
+            if cause is not None:
+                self._fail(cause)
+                return
+            if self._loop.time() + wait - entry.first_sent > self.timeout:
+                self._spawn(self._fail_explained(entry.subject))
+                return
+            if self._subject_listened.get(entry.subject) is not True:
+                # Retries used up: resend only if a stream listens (an election), else fail.
+                self._retrying += 1
+                self._inflight_bytes += entry.size
+                self._spawn(self._explain_then_resend(entry, wait))
+                return
         entry.attempts += 1
         self._retrying += 1
         self._inflight_bytes += entry.size  # the message keeps its window slot while it waits
-        task = self._loop.create_task(self._resend(entry))
+        self._spawn(self._resend(entry, wait))
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
         self._retry_tasks.add(task)
         task.add_done_callback(self._retry_tasks.discard)
 
-    async def _resend(self, entry: _Pending) -> None:
+    async def _explain_then_resend(self, entry: _Pending, wait: float) -> None:
+        """A message past its 503 retries: look up once per subject whether a stream listens on
+        it (then its leader is being elected: keep resending until the ack timeout) or not."""
+        err: Optional[JetStreamError] = None
         try:
-            await asyncio.sleep(self.retry_wait)
+            if self._subject_listened.get(entry.subject) is None:
+                err = await explain_no_responders(self._js, entry.subject)
+                # Unknown (the meta leader did not answer either) counts as "may be an election".
+                self._subject_listened[entry.subject] = err.listened is not False
+        finally:
+            self._retrying -= 1
+            self._inflight_bytes -= entry.size
+        if self._subject_listened.get(entry.subject):
+            entry.attempts += 1
+            self._retrying += 1
+            self._inflight_bytes += entry.size
+            await self._resend(entry, wait)
+        else:
+            self._fail(err or NoStreamResponseError(f"no stream matches subject {entry.subject!r}"))
+            self._wake()
+
+    async def _fail_explained(self, subject: str) -> None:
+        self._retrying += 1  # keeps wait()/settle() from ending before the error is set
+        try:
+            self._fail(await explain_no_responders(self._js, subject))
+        finally:
+            self._retrying -= 1
+            self._wake()
+
+    async def _resend(self, entry: _Pending, wait: float) -> None:
+        sent = False
+        try:
+            await asyncio.sleep(wait)
             if self._error is not None or self._sub is None:
                 self._inflight_bytes -= entry.size
+                self._withdrawn_resends += 1
                 return
             token = str(next(self._tokens))
             entry.sent = self._loop.time()
+            entry.epoch = self._epoch()
             self._inflight[token] = entry
+            sent = True
             await self._nc.publish(entry.subject, entry.payload, reply=self._prefix + token, headers=entry.headers)
+        except asyncio.CancelledError:
+            if not sent:  # cancelled (close()) before it was resent: provably not stored
+                self._inflight_bytes -= entry.size
+                self._withdrawn_resends += 1
+            raise
         except Exception as err:  # noqa: BLE001
             self._fail(err)
         finally:
@@ -424,13 +624,17 @@ class Publisher:
             if entry.sent > limit:
                 break
             expired.append(token)
+        nc = self._nc
+        current = nc.reconnects if nc.is_connected else None
         for token in expired:
             entry = inflight.pop(token)
             self._inflight_bytes -= entry.size
-            timeout_err = JetStreamTimeoutError(f"no publish ack for {entry.subject!r} within {self.timeout}s")
+            why = "" if entry.epoch == current else " (the connection it was sent on was lost)"
+            timeout_err = JetStreamTimeoutError(f"no publish ack for {entry.subject!r} within {self.timeout}s{why}")
             if _has_msg_id(entry.headers):
                 self._retry(entry, timeout_err)
             else:
+                self._unknown += 1
                 self._fail(timeout_err)
         if self._sub is not None:
             self._arm_timer()

@@ -8,13 +8,18 @@ flow control keeps the in-flight window small whatever the object size. Size, ch
 idle timeout that restarts on every chunk instead of a hang on a missing one.
 
 ``write_all`` streams a reader into a binary file (``ObjectStore.get(writeinto=...)``) with
-bounded memory, the writes done in a worker thread.
+bounded memory, the writes done in a worker thread; when the read fails (a digest, size or
+chunk-count mismatch, a missing chunk, a timeout), a seekable file is cut back to where it
+started, so that unverified bytes never stay behind as if they were good.
+``verified_chunks`` reads and verifies a whole object before it yields anything, holding it in
+memory up to a bound and spooling it to a temporary file above that.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Optional
+import tempfile
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
 
 from jetstream import JetStreamError, MessageNotFoundError, OrderedConsumer
 from protocol import NatsTimeoutError
@@ -28,7 +33,7 @@ from .subjects import chunk_subject
 if TYPE_CHECKING:
     from .store import ObjectStore
 
-__all__ = ["ObjectReader"]
+__all__ = ["ObjectReader", "write_all", "verified_chunks", "DEFAULT_SPOOL_OVER"]
 
 DEFAULT_IDLE_TIMEOUT = 30.0
 # Objects up to this size are read with one batched direct get instead of a consumer.
@@ -199,9 +204,64 @@ async def write_all(reader: ObjectReader, fh: Any, progress: Optional[Callable[[
     One batch is written while the next one is received (so a thread hop per 128 KiB chunk
     never slows the reading down and lets the delivery window grow); at most two batches are
     held here.
+
+    On any failure, a seekable file is truncated back to the position it had when the copy
+    started (and left there) before the error is raised: nothing unverified stays in it. A
+    non-seekable one (a pipe, a socket) keeps what was written: at most the chunks received
+    before the failing one (the last chunk is never written when the digest does not match,
+    and a batch not yet handed to the file is dropped); the error's ``bytes_written``
+    attribute says how many bytes that was (0 after a truncation).
     """
     loop = asyncio.get_running_loop()
-    write = getattr(getattr(fh, "buffer", fh), "write")  # a text-mode file: its binary buffer (nats-py)
+    target = getattr(fh, "buffer", fh)  # a text-mode file: its binary buffer (nats-py)
+    start = await loop.run_in_executor(None, _position, target)
+    counted = _Counted(target.write)
+    try:
+        await _copy(reader, counted, progress)
+    except BaseException as err:
+        written = counted.n
+        if start is not None:
+            await asyncio.shield(loop.run_in_executor(None, _cut_back, target, start))
+            written = 0
+        if isinstance(err, Exception):
+            err.bytes_written = written  # type: ignore[attr-defined]
+        raise
+
+
+class _Counted:
+    """A write function that counts the bytes it wrote (called in the worker thread)."""
+
+    __slots__ = ("write", "n")
+
+    def __init__(self, write: Callable[[bytes], Any]) -> None:
+        self.write = write
+        self.n = 0
+
+    def __call__(self, data: bytes) -> None:
+        self.write(data)
+        self.n += len(data)
+
+
+def _position(fh: Any) -> Optional[int]:
+    """The file's position if it can be sought back to (and truncated), else None."""
+    try:
+        if fh.seekable():
+            return int(fh.tell())
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def _cut_back(fh: Any, start: int) -> None:
+    fh.seek(start)
+    fh.truncate(start)
+    flush = getattr(fh, "flush", None)
+    if flush is not None:
+        flush()
+
+
+async def _copy(reader: ObjectReader, write: Callable[[bytes], Any], progress: Optional[Callable[[int, Optional[int]], Any]]) -> None:
+    loop = asyncio.get_running_loop()
     writing: Optional[asyncio.Future] = None
     batch: list[bytes] = []
     batch_bytes = 0
@@ -230,3 +290,35 @@ async def write_all(reader: ObjectReader, fh: Any, progress: Optional[Callable[[
 def _write_batch(write: Callable[[bytes], Any], batch: list[bytes]) -> None:
     for chunk in batch:
         write(chunk)
+
+
+# Objects up to this size are held in memory by a verified stream; larger ones are spooled.
+DEFAULT_SPOOL_OVER = 8 * 1024 * 1024
+_SPOOL_READ = 1024 * 1024
+
+
+async def verified_chunks(reader: ObjectReader, spool_over: int = DEFAULT_SPOOL_OVER) -> AsyncIterator[bytes]:
+    """The object's chunks, yielded only once the whole object was read and verified.
+
+    An object of at most ``spool_over`` bytes is held in memory (its chunks as received); a
+    larger one is written to an anonymous temporary file (``write_all``'s batching, in a worker
+    thread) and read back in 1 MiB pieces, so memory stays bounded whatever the size. The
+    verification error, if any, is raised before the first yield.
+    """
+    if reader.info.size <= spool_over:
+        held = [chunk async for chunk in reader]
+        for chunk in held:
+            yield chunk
+        return
+    loop = asyncio.get_running_loop()
+    spool = await loop.run_in_executor(None, tempfile.TemporaryFile)
+    try:
+        await _copy(reader, spool.write, None)
+        await loop.run_in_executor(None, spool.seek, 0)
+        while True:
+            piece = await loop.run_in_executor(None, spool.read, _SPOOL_READ)
+            if not piece:
+                return
+            yield piece
+    finally:
+        await loop.run_in_executor(None, spool.close)

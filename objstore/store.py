@@ -11,45 +11,62 @@ acknowledged, and any failure purges the partial chunks and leaves the old versi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Callable, Optional
 
 from jetstream import (
+    APIError,
     JetStream,
     JetStreamNotEnabledError,
     MessageNotFoundError,
+    NoStreamResponseError,
     StoredMsg,
     StreamInfo,
     StreamNotFoundError,
     WrongLastSequenceError,
 )
 from jetstream.publish import HDR_EXPECTED_LAST_SUBJ_SEQ, HDR_ROLLUP, ROLLUP_SUBJECT
-from protocol import Headers, NatsError, encode_headers, next_nuid
+from protocol import MAX_CONTROL_LINE, ConnectionClosedError, Headers, NatsError, NatsTimeoutError, PermissionViolationError, encode_headers, next_nuid
+
+from . import health as _health
+from .cleanup import DEFAULT_CLEANUP_TIMEOUT, purge_failed_put, purge_until_gone
 
 from .digest import encode_digest
 from .hashing import Hasher
 from .errors import (
     BadObjectMetaError,
     BucketNotFoundError,
+    CleanupFailedError,
     LinkIsABucketError,
     LinkNotAllowedError,
+    MetaTooLargeError,
     ObjectAlreadyExists,
     ObjectDeletedError,
     ObjectNotFoundError,
     ObjectStoreError,
 )
-from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus, parse_meta
-from .reader import DEFAULT_IDLE_TIMEOUT, ObjectReader, write_all
+from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus, parse_meta, validate_object_meta
+from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
 from .subjects import chunk_subject, meta_subject, stream_name, validate_object_name
-from .watch import ObjectWatcher
-from .writer import Source, iter_chunks
+from .watch import ObjectWatcher, scan_latest
+from .writer import Source, check_source, iter_chunks
 
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 _ROLLUP = Headers({HDR_ROLLUP: ROLLUP_SUBJECT})
 _ROLLUP_NEW = encode_headers({HDR_ROLLUP: ROLLUP_SUBJECT, HDR_EXPECTED_LAST_SUBJ_SEQ: "0"})
 _KNOWN_MAX = 4096
+log = logging.getLogger("objstore")
+# The meta is sized before upload with the widest values it can take (a 20-digit size and
+# chunk count, a SHA-256 digest) and room for its headers (rollup, compare-and-set sequence).
+_WIDEST = 10**19
+_WIDEST_DIGEST = "SHA-256=" + "A" * 43 + "="
+_META_HEADER_ROOM = 128
+# Room on a publish's control line besides the subject: the reply inbox and two sizes.
+_CONTROL_LINE_ROOM = 160
 _REPLACE_ATTEMPTS = 10
 Progress = Callable[[int, Optional[int]], Any]
 
@@ -69,6 +86,9 @@ class ObjectStore:
         self._direct = self.replicas == 1 and bool(cfg.allow_direct)
         self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         self._known: dict[str, None] = {}
+        # How long a failed put (or a delete) keeps trying to purge chunks through reconnects
+        # and leader elections before it raises CleanupFailedError naming the nuid.
+        self.cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
 
     def __repr__(self) -> str:
         return f"<ObjectStore bucket={self.bucket!r}>"
@@ -78,7 +98,10 @@ class ObjectStore:
         """The object's info. Raises ObjectNotFoundError, ObjectDeletedError (a subclass, when it
         was deleted and ``show_deleted`` is false), BadObjectMetaError, BucketNotFoundError."""
         stored = await self._fetch_meta(name)
-        info = parse_meta(stored.data)
+        try:
+            info = parse_meta(stored.data)
+        except BadObjectMetaError as err:
+            raise BadObjectMetaError(f"object {name!r} in bucket {self.bucket!r}: malformed meta (seq {stored.seq}): {err}") from err
         info.mtime = stored.time or info.mtime
         if info.deleted and not show_deleted:
             raise ObjectDeletedError(f"object {name!r} was deleted")
@@ -137,9 +160,12 @@ class ObjectStore:
     ) -> ObjectInfo:
         """Store ``data`` under ``name`` (replacing any previous version) and return its info.
 
-        ``data``: bytes, bytearray, memoryview, str, a binary file object or an (async) iterable
-        of bytes. ``meta`` (an ObjectMeta) may carry name/description/headers/metadata/options
-        instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
+        ``data``: bytes, bytearray, memoryview (or another bytes-like), str (UTF-8), a binary file
+        object or an (async) iterable of bytes-likes; anything else (a dict, a list of ints, str
+        items, a text-mode file, None) raises UnsupportedSourceError before anything is sent, as
+        bad headers or filename raise BadObjectHeaderError (see ``writer.check_source`` and
+        ``models.validate_object_meta``). ``meta`` (an ObjectMeta) may carry
+        name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
         the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
         """
@@ -153,6 +179,8 @@ class ObjectStore:
                     raise LinkNotAllowedError("a link cannot be set when putting an object; use add_link")
                 chunk_size = chunk_size or meta.options.effective_chunk_size
         validate_object_name(name)
+        validate_object_meta(description=description, headers=headers, metadata=metadata, filename=filename)
+        check_source(data)
         if filename:
             headers = Headers(headers) if headers else Headers()
             headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
@@ -174,17 +202,27 @@ class ObjectStore:
             metadata=dict(metadata) if metadata else None,
             options=ObjectMetaOptions(max_chunk_size=cs),
         )
+        self._check_meta_size(info)
         # For a name known to exist, the previous version is looked up while the chunks are
         # sent; for others the meta is published expecting no previous version, and a conflict
         # reports the sequence of the one that exists (see _publish_meta_replacing).
         existing_task = asyncio.get_running_loop().create_task(self._previous(name)) if name in self._known else None
+        # What became of the chunks if the put fails: whether some chunk's fate is unknown (it
+        # may be stored even after a purge) and whether any was stored. Neither: nothing to purge.
+        unknown = stored = False
         try:
             if total is not None and total <= cs:
                 # One chunk at most: a plain acknowledged publish, no pipeline to set up.
                 async for chunk in iter_chunks(data, cs):
                     sha.update(chunk)
                     size, chunks = len(chunk), 1
-                    await self._js.publish(subject, chunk)
+                    unknown = True
+                    try:
+                        await self._js.publish(subject, chunk)
+                    except (APIError, NoStreamResponseError, PermissionViolationError):
+                        unknown = False  # refused, or no stream answered: not stored
+                        raise
+                    unknown, stored = False, True
             else:
                 pub = self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024))
                 await pub.start()
@@ -199,11 +237,12 @@ class ObjectStore:
                             reported = pub.acked_bytes
                             progress(reported, total)
                     await pub.wait()
+                    stored = chunks > 0
                 except BaseException:
-                    # Every chunk already sent must be settled (stored or refused) before the
-                    # purge below: one stored after the purge would leak (e.g. max_bytes: the
-                    # purge frees room for the chunks still in flight).
-                    await asyncio.shield(pub.settle())
+                    # Every chunk must be settled (stored, refused, withdrawn unsent, or of
+                    # unknown fate) before the purge: one stored after it would leak.
+                    settled = await asyncio.shield(pub.settle())
+                    unknown, stored = settled.unknown > 0, pub.acked > 0
                     raise
                 finally:
                     await pub.close()
@@ -212,16 +251,44 @@ class ObjectStore:
             existing, existing_seq = await existing_task if existing_task is not None else (None, 0)
             info.mtime = datetime.now(timezone.utc)
             existing = await self._publish_meta_replacing(info, existing, existing_seq)
-        except BaseException:
+        except BaseException as err:
             if existing_task is not None:
                 existing_task.cancel()
-            await asyncio.shield(self._purge_quietly(subject))
+            if isinstance(err, _MetaFateUnknown):
+                raise err.as_error(self.bucket, nuid) from err.__cause__
+            if unknown or stored:
+                await asyncio.shield(self._purge_failed_put(nuid, subject, unknown, err))
             raise
         if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
-            await self._purge_quietly(chunk_subject(self.bucket, existing.nuid))
+            await self._purge_replaced(existing.nuid)
         if progress is not None:
             progress(size, total)
         return info
+
+    def _check_meta_size(self, info: ObjectInfo) -> None:
+        """Refuse, before any chunk is sent, a meta that could not be stored: sized with the
+        widest size, chunk count, digest and time it can get, plus the rollup and
+        compare-and-set headers, against max_payload and the stream's max_msg_size."""
+        # The meta subject carries the encoded name: with the reply inbox and sizes, the publish's
+        # control line must fit the protocol's 4096 bytes (the server closes the connection
+        # on a longer one; the connection refuses to send it).
+        line = len("HPUB  ") + len(meta_subject(self.bucket, info.name).encode("utf-8")) + _CONTROL_LINE_ROOM
+        if line > MAX_CONTROL_LINE:
+            raise MetaTooLargeError(
+                f"object name of {len(info.name.encode('utf-8'))} bytes is too long: its meta subject would not fit "
+                f"a {MAX_CONTROL_LINE}-byte protocol control line; nothing was uploaded"
+            )
+        probe = dataclasses.replace(info, size=_WIDEST, chunks=_WIDEST, digest=_WIDEST_DIGEST, mtime=datetime.now(timezone.utc))
+        need = len(json.dumps(probe.to_json(), separators=(",", ":")).encode("utf-8")) + _META_HEADER_ROOM
+        limits = [(self._nc.max_payload, "the server's max_payload")]
+        if self._max_msg_size:
+            limits.append((self._max_msg_size, "the bucket's max_msg_size"))
+        for limit, what in limits:
+            if need > limit:
+                raise MetaTooLargeError(
+                    f"object {info.name!r}: its meta (name, description, headers, metadata) needs up to {need} bytes, "
+                    f"more than {what} of {limit}; nothing was uploaded"
+                )
 
     async def _previous(self, name: str) -> tuple[Optional[ObjectInfo], int]:
         """The current version of ``name`` (deleted included) and its sequence; ``(None, 0)`` when
@@ -246,7 +313,13 @@ class ObjectStore:
         """Publish ``info``'s meta only if the meta subject's last sequence is ``expected`` (0: no
         meta yet), so concurrent puts of one name never orphan each other's chunks. On a conflict
         the server names the current sequence: read that version and try again. Returns the
-        version that was replaced (whose chunks the caller purges)."""
+        version that was replaced (whose chunks the caller purges).
+
+        A publish whose ack never came (timeout, connection lost) may have been stored: the
+        meta subject is read back (through reconnects, within the cleanup bound) and, if it
+        holds this meta, the put succeeded; if it holds another, the publish is tried again
+        (compare-and-set makes that safe). When it cannot be read back, ``_MetaFateUnknown``:
+        the chunks must then be kept, since the meta naming them may exist."""
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
         subject = meta_subject(self.bucket, info.name)
         for _ in range(_REPLACE_ATTEMPTS):
@@ -263,19 +336,61 @@ class ObjectStore:
                     previous = await self._version_at(seq)
                 expected = seq
                 continue
+            except (NatsTimeoutError, ConnectionClosedError) as err:
+                if await self._meta_landed(info, err):
+                    self._remember(info.name)
+                    return previous
+                continue  # not stored: publish again (still compare-and-set)
             self._remember(info.name)
             return previous
         raise ObjectStoreError(f"object {info.name!r} kept changing under concurrent updates; put abandoned")
+
+    async def _meta_landed(self, info: ObjectInfo, cause: BaseException) -> bool:
+        """Whether the stored meta of ``info.name`` is ``info`` (same nuid), read back through
+        reconnects within the cleanup bound. Raises ``_MetaFateUnknown`` when it cannot be read."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cleanup_timeout
+        delay = 0.1
+        while True:
+            try:
+                stored = await self._fetch_meta(info.name)
+                try:
+                    return parse_meta(stored.data).nuid == info.nuid
+                except BadObjectMetaError:
+                    return False
+            except ObjectNotFoundError:
+                return False
+            except (NatsError, asyncio.TimeoutError) as err:
+                if loop.time() + delay >= deadline or self._nc.is_closed:
+                    raise _MetaFateUnknown(info.name, cause) from err
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _publish_meta(self, info: ObjectInfo) -> None:
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
         await self._js.publish(meta_subject(self.bucket, info.name), payload, headers=_ROLLUP)
 
-    async def _purge_quietly(self, subject: str) -> None:
+    async def _purge_failed_put(self, nuid: str, subject: str, unknown: bool, cause: BaseException) -> None:
+        """Purge a failed put's chunks (see ``cleanup.purge_failed_put``). A put that was
+        cancelled stays cancelled: a cleanup failure is then logged (naming the nuid), not raised."""
         try:
-            await self._js.purge_stream(self.stream_name, subject=subject)
-        except (NatsError, asyncio.TimeoutError):
-            pass
+            await purge_failed_put(
+                self._js, self.stream_name, self.bucket, nuid, subject, unknown=unknown, timeout=self.cleanup_timeout, cause=cause
+            )
+        except CleanupFailedError as err:
+            if not isinstance(cause, Exception):
+                log.warning("%s", err)
+                return
+            raise
+
+    async def _purge_replaced(self, nuid: str) -> None:
+        """Purge a replaced version's chunks. The put itself succeeded, so a failure here is
+        logged (naming the nuid, which ``orphans()``/``sweep()`` then find), not raised."""
+        loop = asyncio.get_running_loop()
+        try:
+            await purge_until_gone(self._js, self.stream_name, chunk_subject(self.bucket, nuid), loop.time() + self.cleanup_timeout)
+        except Exception as err:  # noqa: BLE001 - logged, see docstring
+            log.warning("chunks of replaced version %s in bucket %s could not be purged (%s); store.sweep() removes them", nuid, self.bucket, err)
 
     # Get -------------------------------------------------------------------------------------
     async def _resolve(self, name: str, show_deleted: bool = False) -> tuple["ObjectStore", ObjectInfo]:
@@ -309,7 +424,13 @@ class ObjectStore:
     ) -> bytes:
         """The object's bytes, verified; or, with ``writeinto`` (a binary file object), streamed
         into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
-        ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError."""
+        ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError.
+
+        With ``writeinto``, the bytes reach the file before the digest can be checked (at the
+        last chunk). When the read fails (mismatch, missing chunk, timeout, lost connection), a
+        seekable file is truncated back to the position it had when the get started before
+        the error is raised; a non-seekable one keeps what was written, and the error's
+        ``bytes_written`` says how much (see ``reader.write_all``)."""
         reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
         info = reader.info
         async with reader:
@@ -325,11 +446,25 @@ class ObjectStore:
                     progress(reader.bytes_read, info.size)
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def stream(self, name: str, **kwargs: Any) -> AsyncIterator[bytes]:
-        """``async for chunk in store.stream(name)``: verified chunks with bounded memory."""
+    async def stream(
+        self, name: str, *, verified: bool = False, spool_over: int = DEFAULT_SPOOL_OVER, **kwargs: Any
+    ) -> AsyncIterator[bytes]:
+        """``async for chunk in store.stream(name)``: the object's chunks with bounded memory.
+
+        By its nature a stream yields chunks before the last one has arrived, so before the
+        object's SHA-256 digest can be checked: size, chunk count and digest are checked after
+        the last chunk, and a mismatch raises :class:`DigestMismatchError` (or
+        :class:`ChunkMissingError`) from the iteration then, after every chunk but the last was
+        yielded.
+        A consumer that must not act on unverified bytes either waits for the iteration to
+        end without an error, or passes ``verified=True``: then nothing is yielded until the
+        whole object has been read and verified, holding it in memory up to ``spool_over``
+        bytes (8 MiB) and in an anonymous temporary file above that.
+        """
         reader = await self.reader(name, **kwargs)
         async with reader:
-            async for chunk in reader:
+            chunks = verified_chunks(reader, spool_over) if verified else reader
+            async for chunk in chunks:
                 yield chunk
 
     # Delete ----------------------------------------------------------------------------------
@@ -345,15 +480,29 @@ class ObjectStore:
         info.mtime = datetime.now(timezone.utc)
         await self._publish_meta(info)
         if old_nuid:
-            await self._js.purge_stream(self.stream_name, subject=chunk_subject(self.bucket, old_nuid))
+            subject = chunk_subject(self.bucket, old_nuid)
+            loop = asyncio.get_running_loop()
+            try:
+                await purge_until_gone(self._js, self.stream_name, subject, loop.time() + self.cleanup_timeout)
+            except Exception as err:  # noqa: BLE001 - the delete marker is written: say what is left
+                raise CleanupFailedError(
+                    f"object {name!r} is deleted but its chunks ({subject}) could not be purged: {err}; store.sweep() removes them",
+                    nuid=old_nuid,
+                    bucket=self.bucket,
+                    put_error=err,
+                ) from err
         return True
 
     # Meta updates and links --------------------------------------------------------------------
     async def update_meta(self, name: str, meta: ObjectMeta) -> ObjectInfo:
         """Change name (rename), description, headers or metadata; fields left ``None`` keep their
         value. With ``meta.options.link`` on a name that does not exist, creates that link (the
-        seed's example). Raises ObjectNotFoundError, ObjectDeletedError, ObjectAlreadyExists."""
+        seed's example). Raises ObjectNotFoundError, ObjectDeletedError, ObjectAlreadyExists,
+        BadObjectHeaderError / BadObjectMetaError (bad input, refused before anything is read)."""
         validate_object_name(name)
+        if meta.name is not None and meta.name != "":
+            validate_object_name(meta.name)
+        validate_object_meta(description=meta.description, headers=meta.headers, metadata=meta.metadata)
         try:
             info = await self.get_info(name)
         except ObjectNotFoundError:
@@ -455,16 +604,12 @@ class ObjectStore:
         return ObjectWatcher(self, include_history=include_history, ignore_deletes=ignore_deletes, updates_only=updates_only)
 
     async def list(self, ignore_deletes: bool = True, *, show_deleted: bool = False) -> list[ObjectInfo]:
-        """Every object's latest info; deleted objects hidden unless ``show_deleted``. ``[]`` when empty."""
+        """Every object's latest info; deleted objects hidden unless ``show_deleted``. ``[]`` when empty.
+        A malformed meta (another client's) is skipped with a warning on the ``objstore`` logger;
+        ``status().bad_metas`` counts them, ``store.check()`` lists them."""
         hide = ignore_deletes and not show_deleted
-        # Keyed by name, the last entry wins: a replicated bucket's consumer may run on a
-        # lagging follower and deliver an older version of a meta before its newest one.
-        latest: dict[str, ObjectInfo] = {}
-        async with ObjectWatcher(self) as w:
-            async for info in w.initial():
-                latest.pop(info.name, None)
-                latest[info.name] = info
-        return [info for info in latest.values() if not (hide and info.deleted)]
+        infos, _ = await scan_latest(self)
+        return [info for info in infos if not (hide and info.deleted)]
 
     # Bucket ----------------------------------------------------------------------------------
     async def status(self) -> ObjectStoreStatus:
@@ -474,7 +619,8 @@ class ObjectStore:
             raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
         self.stream_info = si
         cfg = si.config
-        count = len(await self.list())
+        infos, bad = await scan_latest(self)
+        count = sum(1 for info in infos if not info.deleted)
         return ObjectStoreStatus(
             bucket=self.bucket,
             description=cfg.description,
@@ -484,6 +630,7 @@ class ObjectStore:
             sealed=bool(cfg.sealed),
             size=si.state.bytes,
             count=count,
+            bad_metas=len(bad),
             metadata=dict(cfg.metadata) if cfg.metadata else None,
             compression=_enum_value(cfg.compression) not in (None, "", "none"),
             stream_info=si,
@@ -500,6 +647,42 @@ class ObjectStore:
         updated = await self._js.update_stream(cfg)
         self.stream_info = updated
         return bool(updated.config.sealed)
+
+    # Health (objstore.health) ------------------------------------------------------------------
+    async def orphans(self) -> list["_health.Orphan"]:
+        """Chunk subjects no live meta names (a killed writer's leftovers, or a put still in
+        progress), from the stream's subject listing; see :mod:`objstore.health`."""
+        return await _health.find_orphans(self)
+
+    async def sweep(self, older_than: "timedelta | float" = timedelta(hours=1), dry_run: bool = False) -> list["_health.Orphan"]:
+        """Purge orphans whose newest chunk is at least ``older_than`` old (default 1 hour, on the
+        server's clock), which keeps another client's put in progress safe. Returns them."""
+        return await _health.sweep(self, older_than, dry_run)
+
+    async def check(self, older_than: "timedelta | float" = timedelta(hours=1)) -> "_health.HealthReport":
+        """The bucket's health: orphans, metas whose chunk count or size disagrees with the stream,
+        live metas whose chunks are gone, malformed metas. See :mod:`objstore.health`."""
+        return await _health.check(self, older_than)
+
+
+class _MetaFateUnknown(Exception):
+    """The meta publish of a put got no ack and the meta could not be read back: whether the
+    put happened is unknown, so its chunks are kept (they are whole and verified)."""
+
+    def __init__(self, name: str, cause: BaseException) -> None:
+        super().__init__(name)
+        self.name = name
+        self.__cause__ = cause
+
+    def as_error(self, bucket: str, nuid: str) -> CleanupFailedError:
+        return CleanupFailedError(
+            f"put of {self.name!r}: the server never confirmed its meta ({self.__cause__}) and it could not be read "
+            f"back, so whether the new version was stored is unknown. Its chunks ($O.{bucket}.C.{nuid}) were kept: "
+            "if get_info shows that nuid the put succeeded, otherwise store.sweep() removes them",
+            nuid=nuid,
+            bucket=bucket,
+            put_error=self.__cause__,
+        )
 
 
 def _len_of(data: Any) -> Optional[int]:

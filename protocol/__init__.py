@@ -14,6 +14,8 @@ from .errors import (
     BadSubjectError,
     ConnectError,
     ConnectionClosedError,
+    ConnectProtocolError,
+    InvalidOptionError,
     MaxPayloadError,
     MissingDependencyError,
     NatsError,
@@ -36,12 +38,17 @@ from .parser import Parser
 from .status import ConnectionState, StatusEvent
 from .subjects import new_inbox, validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
+from .wire import DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE
 
 __all__ = [
+    "DEFAULT_MAX_PAYLOAD",
+    "MAX_CONTROL_LINE",
     "AuthorizationError",
     "BadHeaderError",
     "BadSubjectError",
     "ConnectError",
+    "ConnectProtocolError",
+    "InvalidOptionError",
     "ConnectOptions",
     "Connection",
     "ConnectionClosedError",

@@ -239,6 +239,46 @@ class Connection(_HandshakeMixin, _ReconnectMixin, _RequestMixin):
         self._out_bytes = 0
         transport.writelines(out)
 
+    def discard_unsent(self, reply_prefix: str) -> list[str]:
+        """Withdraw queued publishes whose reply subject starts with ``reply_prefix`` and that
+        were never handed to a transport: those queued this loop turn and those held in the
+        reconnect buffer. Returns their reply subjects. Such a message provably never reached
+        a server; one already written to a transport is out of reach (its fate is unknown
+        until its reply arrives or the connection is lost).
+
+        The outbox is a flat list of parts in which every frame starts with its control line:
+        ``PUB`` frames are 3 parts (line, payload, CRLF), ``HPUB`` frames 4 (line, header block,
+        payload, CRLF), everything else one part.
+        """
+        out = self._out
+        if not out:
+            return []
+        needle = reply_prefix.encode("utf-8")
+        kept: list = []
+        dropped: list[str] = []
+        i, n = 0, len(out)
+        while i < n:
+            part = out[i]
+            width = 1
+            if type(part) is bytes:
+                if part.startswith(b"PUB "):
+                    width = 3
+                elif part.startswith(b"HPUB "):
+                    width = 4
+            if width > 1:
+                fields = part.split()
+                reply = fields[2] if len(fields) == width + 1 else None
+                if reply is not None and reply.startswith(needle):
+                    dropped.append(reply.decode("utf-8"))
+                    i += width
+                    continue
+            kept.extend(out[i : i + width])
+            i += width
+        if dropped:
+            self._out = kept
+            self._out_bytes = sum(len(p) for p in kept)
+        return dropped
+
     def _on_pause_writing(self, proto: _NatsProtocol) -> None:
         if proto is self._proto:
             self._write_paused = True

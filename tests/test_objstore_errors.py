@@ -153,9 +153,9 @@ async def test_bad_object_meta(store: objstore.ObjectStore, js) -> None:
         await store.put("l", b"x", meta=link_meta)
     assert isinstance(ei.value, BadObjectMetaError)
     # unsupported data
-    with pytest.raises(BadObjectMetaError):
+    with pytest.raises(objstore.UnsupportedSourceError):
         await store.put("n", 12345)  # type: ignore[arg-type]
-    with pytest.raises(BadObjectMetaError):
+    with pytest.raises(objstore.UnsupportedSourceError):
         await store.put("t", io.StringIO("text mode"))
     # invalid chunk size
     with pytest.raises(BadObjectMetaError):

@@ -571,9 +571,9 @@ async def test_iter_chunks_memoryview_of_other_format() -> None:
 
 
 async def test_iter_chunks_rejects_bad_input() -> None:
-    with pytest.raises(BadObjectMetaError):
+    with pytest.raises(objstore.UnsupportedSourceError):
         await _chunks(12345, 5)
-    with pytest.raises(BadObjectMetaError):
+    with pytest.raises(objstore.UnsupportedSourceError):
         await _chunks(io.StringIO("text"), 5)  # text file: binary mode required
     with pytest.raises(BadObjectMetaError):
         await _chunks(b"x", 0)
