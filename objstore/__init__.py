@@ -25,6 +25,7 @@ from .errors import (
     ObjectStoreError,
     UnsupportedSourceError,
 )
+from .health import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
 from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
 from .models import (
     DEFAULT_CHUNK_SIZE,
@@ -56,11 +57,15 @@ __all__ = [
     "CleanupFailedError",
     "Client",
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_SWEEP_AGE",
     "DigestMismatchError",
+    "HealthReport",
     "JetStreamContext",
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "MAX_CHUNK_SIZE",
+    "MalformedMeta",
+    "MetaMismatch",
     "MetaTooLargeError",
     "OBJ_ALL_CHUNKS_PRE_TEMPLATE",
     "OBJ_ALL_META_PRE_TEMPLATE",
@@ -79,6 +84,7 @@ __all__ = [
     "ObjectStoreError",
     "ObjectStoreStatus",
     "ObjectWatcher",
+    "Orphan",
     "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",

@@ -11,6 +11,8 @@ What it does better than ``nats object``:
 - ``get`` writes into a temporary file beside the target and renames it into place only after
   the SHA-256 digest, size and chunk count are verified (and the file fsync'ed): a failed or
   interrupted get never leaves a corrupt or partial target. ``get`` can also write to stdout.
+  Devices, FIFOs and sockets are written in place, symlinks followed, object names that could
+  leave ``-o DIR/`` refused, binary data kept off a terminal (see ``cli_objects``).
 - ``put`` reads a file or stdin and reports what the server acknowledged, not what was read.
 - Timeouts apply to each request and to pauses in a transfer, never to a whole transfer.
 - Object ``--metadata`` and headers can be set on put; ``--json`` everywhere for scripts.
@@ -34,6 +36,7 @@ from protocol import NatsError
 
 from . import embedded
 from .cli_buckets import cmd_add, cmd_buckets, cmd_rm_bucket, cmd_seal, cmd_status
+from .cli_doctor import DOCTOR_DESCRIPTION, cmd_doctor
 from .cli_objects import cmd_get, cmd_info, cmd_link, cmd_ls, cmd_mv, cmd_put, cmd_rm, cmd_watch
 from .cli_runtime import (
     DEFAULT_TIMEOUT,
@@ -248,15 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="object metadata (repeatable)")
     p.add_argument("--chunk-size", type=_arg_positive_size, metavar="SIZE",
                    help="chunk size (default 128KiB; capped at the server's max payload)")
+    p.add_argument("--if-absent", action="store_true",
+                   help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
     _add_global_options(p, sub=True)
 
     p = sub("get", "fetch an object, verified", cmd_get,
             description="Fetch an object. With -o FILE it is written to a temporary file beside FILE and "
                         "renamed into place only after its SHA-256 digest, size and chunk count are verified; "
-                        "on any error FILE is left untouched. Without -o (or with '-o -') it goes to stdout.")
+                        "on any error FILE is left untouched. An existing FILE is replaced (as cp does), a "
+                        "symlink's target is replaced (the link stays); a device, FIFO or socket is written in "
+                        "place. With -o DIR/ the file is DIR/<last part of NAME>; names that could leave DIR are "
+                        "refused. Without -o (or with '-o -') it goes to stdout; binary data is not printed to a "
+                        "terminal unless '-o -' is given.")
     p.add_argument("bucket", metavar="BUCKET")
     p.add_argument("name", metavar="NAME")
     p.add_argument("-o", "--output", metavar="FILE", help="target file or directory ('-' = stdout, the default)")
+    p.add_argument("-n", "--no-clobber", action="store_true", help="do not replace an existing file (exit 1 instead)")
     _add_global_options(p, sub=True)
 
     p = sub("ls", "list a bucket's objects", cmd_ls)
@@ -296,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--history", action="store_true", help="start with every stored entry, not the latest per object")
     g.add_argument("--updates-only", action="store_true", help="print only updates made from now on")
+    _add_global_options(p, sub=True)
+
+    p = sub("doctor", "check a bucket's health (orphaned chunks, metas that disagree with the stream); --fix sweeps orphans",
+            cmd_doctor, description=DOCTOR_DESCRIPTION)
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--fix", action="store_true", help="remove the orphans older than --older-than")
+    p.add_argument("--older-than", type=_arg_duration, default=3600.0, metavar="DURATION",
+                   help="age guard: only orphans whose newest chunk is at least this old count as problems "
+                        "and are removed by --fix (default 1h; 0 takes every orphan, also a put in progress)")
     _add_global_options(p, sub=True)
 
     p = sub("serve", "run the embedded nats-server in the foreground", None,
