@@ -7,6 +7,7 @@ under pytest-asyncio's auto mode.
 - ``nats_url``        function scope: ``nats_server.url``.
 - ``server_factory``  function scope: ``server_factory(config="", jetstream=True, **kw) -> NatsServer``
                       (started); every server it made is closed at teardown.
+- ``module_server``   module scope: one started single JetStream server for a whole module.
 - ``nats_cluster``    module scope: a started 3-node JetStream cluster with a meta leader.
 """
 
@@ -31,6 +32,18 @@ ServerFactory = Callable[..., NatsServer]
 
 @pytest.fixture
 def nats_server() -> Iterator[NatsServer]:
+    srv = NatsServer()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[NatsServer]:
+    """One server for a whole test module (override ``nats_url`` with it where isolation per
+    test is not needed)."""
     srv = NatsServer()
     try:
         srv.start()

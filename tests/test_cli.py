@@ -27,39 +27,8 @@ from objstore.cli import parse_duration, parse_size
 from objstore.progress import ProgressBar, format_size
 from objstore.subjects import meta_subject
 
-ROOT = Path(__file__).resolve().parent.parent
-MiB = 1024 * 1024
-
-
-def _env(data_dir: Optional[Path] = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "OBJSTORE_DEBUG"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    # Never the user's own embedded server: a private data dir even where --server is passed.
-    env["OBJSTORE_DATA_DIR"] = str(data_dir) if data_dir else "/dev/null/no-embedded-server-in-tests"
-    env.update(extra)
-    return env
-
-
-def cli(*args: str, url: Optional[str] = None, input: Optional[bytes] = None, data_dir: Optional[Path] = None,
-        timeout: float = 30, **popen: Any) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "objstore"]
-    if url:
-        cmd += ["--server", url]
-    cmd += list(args)
-    popen.setdefault("stdin", subprocess.DEVNULL if input is None else None)
-    res = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=_env(data_dir), cwd=ROOT, **popen)
-    assert b"Traceback" not in res.stderr, res.stderr.decode()
-    return res
-
-
-def ok(*args: str, **kw: Any) -> subprocess.CompletedProcess:
-    res = cli(*args, **kw)
-    assert res.returncode == 0, (args, res.returncode, res.stderr.decode())
-    return res
-
-
-def js_out(*args: str, **kw: Any) -> Any:
-    return json.loads(ok("--json", *args, **kw).stdout)
+from cli_util import ROOT, MiB, cli, js_out, ok  # noqa: E402 (tests/ is on sys.path via conftest)
+from cli_util import cli_env as _env  # noqa: E402
 
 
 def err_line(res: subprocess.CompletedProcess) -> str:

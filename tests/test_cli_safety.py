@@ -34,47 +34,12 @@ from objstore.cli_objects import TEMP_SUFFIX, object_file_name
 from objstore.cli_runtime import CliError
 from objstore.subjects import chunk_subject, meta_subject, stream_name
 
-ROOT = Path(__file__).resolve().parent.parent
-MiB = 1024 * 1024
-NO_EMBEDDED = "/dev/null/no-embedded-server-in-tests"
+from cli_util import NO_EMBEDDED, ROOT, MiB, cli, fails, js_out, ok  # noqa: E402,F401 (tests/ is on sys.path via conftest)
+from cli_util import cli_cmd as _cmd  # noqa: E402
+from cli_util import cli_env as _env  # noqa: E402
 
 
 # Helpers --------------------------------------------------------------------------------------------
-
-def _env(data_dir: Optional[Path] = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "OBJSTORE_DEBUG"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["OBJSTORE_DATA_DIR"] = str(data_dir) if data_dir else NO_EMBEDDED
-    return env
-
-
-def _cmd(args: tuple[str, ...], url: Optional[str]) -> list[str]:
-    return [sys.executable, "-m", "objstore", *(["--server", url] if url else []), *args]
-
-
-def cli(*args: str, url: Optional[str] = None, input: Optional[bytes] = None, data_dir: Optional[Path] = None,
-        timeout: float = 60, **popen: Any) -> subprocess.CompletedProcess:
-    popen.setdefault("stdin", subprocess.DEVNULL if input is None else None)
-    res = subprocess.run(_cmd(args, url), input=input, capture_output=True, timeout=timeout,
-                         env=_env(data_dir), cwd=ROOT, **popen)
-    assert b"Traceback" not in res.stderr, res.stderr.decode()
-    return res
-
-
-def ok(*args: str, **kw: Any) -> subprocess.CompletedProcess:
-    res = cli(*args, **kw)
-    assert res.returncode == 0, (args, res.returncode, res.stderr.decode())
-    return res
-
-
-def fails(*args: str, **kw: Any) -> str:
-    """Run a command that must fail with exit code 1 and one clear ``objstore: ...`` line."""
-    res = cli(*args, **kw)
-    assert res.returncode == 1, (args, res.returncode, res.stdout[:200], res.stderr.decode())
-    lines = res.stderr.decode().strip().splitlines()
-    assert lines and lines[-1].startswith("objstore: "), res.stderr
-    return lines[-1]
-
 
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its content (symlinks as their target text)."""

@@ -34,16 +34,6 @@ pytestmark = pytest.mark.timeout(30)
 _bucket_ids = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[NatsServer]:
-    srv = NatsServer()
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.close()
-
-
 @pytest.fixture
 def nats_url(module_server: NatsServer) -> str:  # overrides conftest's: one server for the module
     return module_server.url

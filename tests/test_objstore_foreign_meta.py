@@ -215,16 +215,6 @@ def test_huge_and_special_numbers() -> None:
 # --- against a real server ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[NatsServer]:
-    srv = NatsServer()
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.close()
-
-
 @pytest.fixture
 def nats_url(module_server: NatsServer) -> str:  # overrides conftest's: one server for the module
     return module_server.url
