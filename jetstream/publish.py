@@ -60,7 +60,7 @@ _RETRYABLE_ERR_CODES = frozenset({10008})
 _MAX_RETRY_WAIT = 1.0
 
 
-async def explain_no_responders(js: "JetStream", subject: str, timeout: float = 1.0) -> JetStreamError:
+async def explain_no_responders(js: "JetStream", subject: str, timeout: float = 1.0) -> NoStreamResponseError:
     """The error for a publish to ``subject`` that got 503 "no responders" to the end.
 
     The server answers 503 both when no stream listens on the subject and when the stream that
@@ -395,8 +395,10 @@ class Publisher:
     async def settle(self, timeout: Optional[float] = None) -> Settlement:
         """After an error: account for every message of the window (never raises the publish
         error), so that a caller's cleanup (purging partial chunks) runs after the last one was
-        stored or refused. Resends not yet made are cancelled and messages the connection still
-        holds unsent are withdrawn (``Connection.discard_unsent``); then it waits, up to
+        stored or refused. Resends still waiting out their backoff give up, messages the
+        connection still holds unsent are withdrawn (``Connection.discard_unsent``), messages
+        the server refused by permission (one ``-ERR`` each, never an ack) are settled as
+        refused; then it waits, up to
         ``timeout`` (default twice the ack timeout), for the acks of messages written to the
         live connection. Messages written to a connection since lost will never be answered:
         they are counted ``unknown`` at once, as is whatever is unanswered when the bound runs out.
@@ -559,7 +561,7 @@ class Publisher:
     async def _explain_then_resend(self, entry: _Pending, wait: float) -> None:
         """A message past its 503 retries: look up once per subject whether a stream listens on
         it (then its leader is being elected: keep resending until the ack timeout) or not."""
-        err: Optional[JetStreamError] = None
+        err: Optional[NoStreamResponseError] = None
         try:
             if self._subject_listened.get(entry.subject) is None:
                 err = await explain_no_responders(self._js, entry.subject)

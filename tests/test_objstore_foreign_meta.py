@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
