@@ -240,7 +240,9 @@ class ObjectStore:
                     stored = chunks > 0
                 except BaseException:
                     # Every chunk must be settled (stored, refused, withdrawn unsent, or of
-                    # unknown fate) before the purge: one stored after it would leak.
+                    # unknown fate) before the purge: one stored after it would leak. Until the
+                    # account is in (a second cancellation may cut the wait), assume the worst.
+                    unknown = stored = True
                     settled = await asyncio.shield(pub.settle())
                     unknown, stored = settled.unknown > 0, pub.acked > 0
                     raise

@@ -346,3 +346,19 @@ async def test_publish_rides_out_a_stream_leader_election(nats_cluster: Any) -> 
         await js.delete_stream("ELECT")
     finally:
         await nc.close()
+
+
+# A put cancelled mid-way --------------------------------------------------------------------------
+async def test_cancelled_put_leaves_nothing(js: Any) -> None:
+    """Cancelling the task of a put (a timeout around it, Ctrl-C in an application) settles its
+    window and purges its chunks before the cancellation goes on."""
+    store = await js.create_object_store(bucket="cancelled")
+    await store.put("big", b"previous version")
+    task, reached = await put_until(store, "big", chunks=400, acked_bytes=2 * 1024 * 1024)
+    await wait_either(task, reached, 20)
+    assert not task.done()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=30)
+    assert done and task.cancelled()
+    await assert_no_orphans(js, store)
+    assert await store.get("big") == b"previous version"  # the old version is untouched
