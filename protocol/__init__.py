@@ -38,11 +38,30 @@ from .parser import Parser
 from .status import ConnectionState, StatusEvent
 from .subjects import new_inbox, validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
-from .wire import DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE
+from .wire import (
+    DEFAULT_MAX_PAYLOAD,
+    DESCRIPTION_HDR,
+    MAX_CONTROL_LINE,
+    STATUS_CONFLICT,
+    STATUS_CONTROL,
+    STATUS_EOB,
+    STATUS_HDR,
+    STATUS_NO_MESSAGES,
+    STATUS_NO_RESPONDERS,
+    STATUS_REQUEST_TIMEOUT,
+)
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD",
+    "DESCRIPTION_HDR",
     "MAX_CONTROL_LINE",
+    "STATUS_CONFLICT",
+    "STATUS_CONTROL",
+    "STATUS_EOB",
+    "STATUS_HDR",
+    "STATUS_NO_MESSAGES",
+    "STATUS_NO_RESPONDERS",
+    "STATUS_REQUEST_TIMEOUT",
     "AuthorizationError",
     "BadHeaderError",
     "BadSubjectError",

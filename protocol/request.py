@@ -31,7 +31,7 @@ from .headers import HeadersInput
 from .nuid import next_nuid
 from .status import ConnectionState
 from .subscription import Subscription
-from .wire import PING
+from .wire import PING, STATUS_NO_RESPONDERS
 
 if TYPE_CHECKING:
     from .connection import Payload
@@ -223,7 +223,7 @@ class _RequestMixin:
                 handle.cancel()
             resp.futures.pop(token, None)
             self._req_subjects.pop(token, None)
-        if msg._hdr is not None and not msg.data and msg.status == "503":
+        if msg._hdr is not None and not msg.data and msg.status == STATUS_NO_RESPONDERS:
             raise NoRespondersError(f"no responders for request to {subject!r}")
         return msg
 

@@ -14,13 +14,15 @@ PONG = b"PONG\r\n"
 MAX_CONTROL_LINE = 4096
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 
-# Status codes carried in the NATS/1.0 header line.
-STATUS_CONTROL = "100"  # idle heartbeat, flow control request
-STATUS_NO_MESSAGES = "404"
-STATUS_REQUEST_TIMEOUT = "408"
-STATUS_CONFLICT = "409"
-STATUS_NO_RESPONDERS = "503"
-STATUS_EOB = "204"
+# Status codes carried in the NATS/1.0 header line (spec/wire.md "Status codes seen by clients":
+# nats.go consts, nats-server client.go/consumer.go/stream.go). The one home of these literals:
+# jetstream and objstore import them from ``protocol``.
+STATUS_CONTROL = "100"  # idle heartbeat or flow control request (ADR-9)
+STATUS_NO_MESSAGES = "404"  # pull request with no_wait: nothing to deliver
+STATUS_REQUEST_TIMEOUT = "408"  # pull request expired
+STATUS_CONFLICT = "409"  # consumer deleted, leadership change, max waiting... (pull)
+STATUS_NO_RESPONDERS = "503"  # no subscriber for a request, no_responders on (ADR-40)
+STATUS_EOB = "204"  # end of a batched direct get (ADR-31)
 
 # Pseudo-header names under which the status line is exposed (nats.go's convention).
 STATUS_HDR = "Status"
