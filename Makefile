@@ -31,7 +31,7 @@ soak: $(VENV)/.installed-test
 	SOAK_ROUNDS=$(SOAK_ROUNDS) $(VPY) -m pytest -q -m soak -p no:cacheprovider --timeout 1800 -rA $(PYTEST_ARGS)
 
 run: $(VENV)/.installed-server
-	$(VPY) -m objstore.demo
+	$(VPY) -m objstore.cli.demo
 
 bench: $(VENV)/.installed-bench
 	$(VPY) -m bench

@@ -1,4 +1,4 @@
-"""``python -m objstore``: the ``objstore`` command line (see :mod:`objstore.cli`)."""
+"""Owns ``python -m objstore``: runs the command line, :mod:`objstore.cli` (no library code here)."""
 
 import sys
 

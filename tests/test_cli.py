@@ -24,7 +24,7 @@ import pytest
 
 import objstore
 from objstore.cli import parse_duration, parse_size
-from objstore.progress import ProgressBar, format_size
+from objstore.cli.progress import ProgressBar, format_size
 from objstore.subjects import meta_subject
 
 from cli_util import ROOT, MiB, cli, js_out, ok  # noqa: E402 (tests/ is on sys.path via conftest)

@@ -30,8 +30,8 @@ from typing import Any, Callable, Optional
 import pytest
 
 import objstore
-from objstore.cli_objects import TEMP_SUFFIX, object_file_name
-from objstore.cli_runtime import CliError
+from objstore.cli.output import TEMP_SUFFIX, object_file_name
+from objstore.cli.runtime import CliError
 from objstore.subjects import chunk_subject, meta_subject, stream_name
 
 from cli_util import NO_EMBEDDED, ROOT, MiB, cli, fails, js_out, ok  # noqa: E402,F401 (tests/ is on sys.path via conftest)

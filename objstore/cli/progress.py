@@ -1,4 +1,6 @@
-"""A terminal progress bar for the CLI's transfers (no third-party dependency).
+"""Owns the CLI's terminal progress bar and the human forms of sizes, rates and durations.
+
+No third-party dependency; it never talks to a server and the library never imports it.
 
 ``ProgressBar(total, stream=sys.stderr)`` is fed absolute byte counts with ``update(done)``
 (the signature of the library's ``progress=`` callbacks, so it can be passed directly) and

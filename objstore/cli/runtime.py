@@ -1,8 +1,10 @@
-"""How an ``objstore`` command runs: the exit codes and the two expected failures
-(``UsageError``, ``CliError``), the :class:`Ctx` handed to every command (parsed arguments, the
-JetStream context, output helpers, the signal that interrupted it), connecting (options from the
-arguments or ``$NATS_*``, else the embedded nats-server, started on first use) with SIGINT /
-SIGTERM turned into a cancellation, and ``serve``, the one command that needs no connection.
+"""Owns how a connected ``objstore`` command runs: the exit codes, the two expected failures
+(``UsageError``, ``CliError``) and their one-line text (:func:`describe_error`), the :class:`Ctx`
+handed to every command (parsed arguments, the JetStream context, output helpers, the signal
+that interrupted it), and connecting (options from the arguments or ``$NATS_*``, else the
+embedded nats-server, started on first use) with SIGINT / SIGTERM turned into a cancellation.
+
+It must not know any command: commands register themselves (:mod:`.registry`) and get a Ctx.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import json
 import os
 import signal
 import sys
-import time
 from typing import Any, Awaitable, Callable, Optional
 
 from protocol import NatsError
 
+from .. import connect
 from . import embedded
-from .manager import connect
 from .progress import ProgressBar
 
 PROG = "objstore"
@@ -47,6 +48,15 @@ class UsageError(Exception):
 
 class CliError(Exception):
     """An expected runtime failure with a ready message: exit code 1."""
+
+
+def describe_error(err: BaseException) -> str:
+    """An error as one line: an OSError as ``path: reason`` (or its reason), others as text."""
+    if isinstance(err, OSError) and not isinstance(err, NatsError):
+        if err.filename is not None and err.strerror:
+            return f"{err.filename}: {err.strerror}"
+        return err.strerror or str(err) or type(err).__name__
+    return str(err).strip() or type(err).__name__
 
 
 # The command context ---------------------------------------------------------------------------------
@@ -94,68 +104,6 @@ class Ctx:
 
     async def store(self, bucket: str) -> Any:
         return await self.js.object_store(bucket)
-
-
-# serve (no connection) ----------------------------------------------------------------------------------
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    directory = embedded.data_dir()
-    as_json = bool(args.json)
-    quiet = bool(args.quiet)
-
-    def report(doc: dict[str, Any], text: str, stream: Any = None) -> None:
-        if as_json:
-            sys.stdout.write(json.dumps(doc) + "\n")
-            sys.stdout.flush()
-        elif not quiet or stream is None:
-            (stream or sys.stdout).write(text + "\n")
-            (stream or sys.stdout).flush()
-
-    if args.status:
-        url = embedded.running_url()
-        pid = embedded.running_pid() if url else None
-        report({"running": bool(url), "url": url, "pid": pid, "data_dir": str(directory)}, url or "not running", stream=None)
-        return EXIT_OK if url else EXIT_ERROR
-    if args.stop:
-        pid = embedded.running_pid()
-        stopped = embedded.stop()
-        if stopped:
-            report({"stopped": True, "pid": pid, "data_dir": str(directory)}, f"stopped the embedded nats-server (pid {pid})")
-        else:
-            report({"stopped": False, "pid": None, "data_dir": str(directory)}, "the embedded nats-server is not running")
-        return EXIT_OK
-
-    url, started = embedded.ensure_running()
-    pid = embedded.running_pid()
-    if not started:
-        report({"url": url, "pid": pid, "started": False, "data_dir": str(directory)},
-               f"the embedded nats-server is already running at {url} (pid {pid}, data in {directory}); "
-               f"it was not started by this command and is left running ('{PROG} serve --stop' stops it)")
-        return EXIT_OK
-    report({"url": url, "pid": pid, "started": True, "data_dir": str(directory)},
-           f"embedded nats-server running at {url} (pid {pid}, data in {directory}); Ctrl-C stops it")
-
-    stop_requested = False
-
-    def on_term(signum: int, frame: Any) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        while not stop_requested:
-            if embedded.running_pid() is None:
-                sys.stderr.write(f"{PROG}: the embedded nats-server exited; see {directory / 'server.log'}\n")
-                return EXIT_ERROR
-            time.sleep(0.25)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, old)
-        embedded.stop()
-    if not quiet and not as_json:
-        sys.stderr.write(f"{PROG}: stopped the embedded nats-server\n")
-    return EXIT_OK
 
 
 # Running a connected command ------------------------------------------------------------------------------

@@ -1,16 +1,42 @@
-"""The ``objstore`` bucket commands: ``add``, ``buckets``, ``status``, ``seal`` and ``rm-bucket``.
-Each takes a connected :class:`~objstore.cli_runtime.Ctx` and returns an exit code. ``add`` of
-a memory-storage bucket on the embedded server says (stderr, and ``note`` in ``--json``) that it
-does not survive a restart of that server.
+"""Owns the bucket commands: ``add``, ``buckets``, ``status``, ``seal`` and ``rm-bucket``, their
+arguments and their output. ``add`` of a memory-storage bucket on the embedded server says
+(stderr, and ``note`` in ``--json``) that it does not survive a restart of that server.
+
+Built on the ``objstore`` public API only; it must not talk to the wire or pick exit codes for
+errors (``app`` does).
 """
 
 from __future__ import annotations
 
-from .cli_format import exact_size, human_duration, one_line, print_pairs, print_table, status_to_json
-from .cli_runtime import EXIT_OK, PROG, Ctx
-from .progress import format_size
+import argparse
+import sys
+
+from ..format import exact_size, human_duration, one_line, print_pairs, print_table, status_to_json
+from ..progress import format_size
+from ..registry import command
+from ..runtime import EXIT_OK, PROG, Ctx, UsageError
+from ..values import arg_duration, arg_kv, arg_size
 
 
+def _bucket(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bucket", metavar="BUCKET")
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--description", help="bucket description")
+    p.add_argument("--ttl", type=arg_duration, default=0, metavar="DURATION",
+                   help="remove objects older than this (1h, 30m, 10s, 2d or seconds; default: never)")
+    p.add_argument("--max-bytes", type=arg_size, default=0, metavar="SIZE",
+                   help="maximum bucket size (10MB, 1GiB ...; default: unlimited)")
+    p.add_argument("--storage", choices=("file", "memory"), default="file", help="storage backend (default file)")
+    p.add_argument("--replicas", type=int, default=1, choices=range(1, 6), metavar="N", help="replicas, 1-5 (default 1)")
+    p.add_argument("--compression", action="store_true", help="compress stored data (S2)")
+    p.add_argument("--metadata", type=arg_kv("=", "--metadata"), action="append", metavar="KEY=VALUE",
+                   help="bucket metadata (repeatable)")
+
+
+@command("add", 10, "create a bucket (no change if it exists with the same settings)", arguments=_add_arguments)
 async def cmd_add(ctx: Ctx) -> int:
     a = ctx.args
     store = await ctx.js.create_object_store(
@@ -39,6 +65,7 @@ async def cmd_add(ctx: Ctx) -> int:
     return EXIT_OK
 
 
+@command("buckets", 20, "list buckets")
 async def cmd_buckets(ctx: Ctx) -> int:
     statuses = sorted(await ctx.js.object_stores(), key=lambda s: s.bucket)
     if ctx.json:
@@ -55,6 +82,7 @@ async def cmd_buckets(ctx: Ctx) -> int:
     return EXIT_OK
 
 
+@command("status", 30, "show a bucket's status", arguments=_bucket)
 async def cmd_status(ctx: Ctx) -> int:
     st = await (await ctx.store(ctx.args.bucket)).status()
     doc = status_to_json(st)
@@ -81,6 +109,7 @@ async def cmd_status(ctx: Ctx) -> int:
     return EXIT_OK
 
 
+@command("seal", 40, "make a bucket read-only (cannot be undone)", arguments=_bucket)
 async def cmd_seal(ctx: Ctx) -> int:
     store = await ctx.store(ctx.args.bucket)
     await store.seal()
@@ -91,6 +120,19 @@ async def cmd_seal(ctx: Ctx) -> int:
     return EXIT_OK
 
 
+def _rm_bucket_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("-f", "--force", action="store_true", help="really delete (required when stdin is a terminal)")
+
+
+def _rm_bucket_check(args: argparse.Namespace) -> None:
+    if not args.force and sys.stdin.isatty():
+        raise UsageError(f"rm-bucket deletes {args.bucket!r} and all its objects: add -f/--force to confirm")
+
+
+@command("rm-bucket", 50, "delete a bucket and all its objects", arguments=_rm_bucket_arguments, check=_rm_bucket_check,
+         description="Delete a bucket and all its objects. Asks no question: when stdin is a "
+                     "terminal, -f/--force is required; in scripts (stdin not a terminal) it proceeds.")
 async def cmd_rm_bucket(ctx: Ctx) -> int:
     bucket = ctx.args.bucket
     await ctx.js.delete_object_store(bucket)

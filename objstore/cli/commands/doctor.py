@@ -1,17 +1,20 @@
-"""The ``objstore doctor BUCKET [--fix] [--older-than DURATION]`` command: prints the bucket's
-health report (:func:`objstore.health.check`) and, with ``--fix``, sweeps the orphaned chunks
-whose newest chunk is older than the age guard. Exit 0 when healthy (or fixed), 1 when problems
-remain. Built on the ``objstore`` public API only.
+"""Owns ``objstore doctor BUCKET [--fix] [--older-than DURATION]``: prints the bucket's health
+report (:func:`objstore.health.check`) and, with ``--fix``, sweeps the orphaned chunks whose
+newest chunk is older than the age guard. Exit 0 when healthy (or fixed), 1 when problems
+remain. Built on the ``objstore`` public API only; the checks themselves belong to the library.
 """
 
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
 from typing import Optional
 
-from .cli_format import human_duration, iso_time
-from .cli_runtime import EXIT_ERROR, EXIT_OK, Ctx
-from .health import DEFAULT_SWEEP_AGE, HealthReport, Orphan
+from ... import DEFAULT_SWEEP_AGE, HealthReport, Orphan
+from ..format import human_duration, iso_time
+from ..registry import command
+from ..runtime import EXIT_ERROR, EXIT_OK, Ctx
+from ..values import arg_duration
 
 __all__ = ["DOCTOR_DESCRIPTION", "cmd_doctor"]
 
@@ -24,6 +27,16 @@ DOCTOR_DESCRIPTION = (
 )
 
 
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bucket", metavar="BUCKET")
+    p.add_argument("--fix", action="store_true", help="remove the orphans older than --older-than")
+    p.add_argument("--older-than", type=arg_duration, default=3600.0, metavar="DURATION",
+                   help="age guard: only orphans whose newest chunk is at least this old count as problems "
+                        "and are removed by --fix (default 1h; 0 takes every orphan, also a put in progress)")
+
+
+@command("doctor", 140, "check a bucket's health (orphaned chunks, metas that disagree with the stream); --fix sweeps orphans",
+         arguments=_arguments, description=DOCTOR_DESCRIPTION)
 async def cmd_doctor(ctx: Ctx) -> int:
     a = ctx.args
     store = await ctx.store(a.bucket)

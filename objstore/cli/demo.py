@@ -1,4 +1,5 @@
-"""``make run``: the object-store demo, driven through the ``objstore`` command-line tool.
+"""Owns ``make run`` (``python -m objstore.cli.demo``): the object-store demo, driven through the
+``objstore`` command-line tool as a subprocess; it never calls the library itself.
 
 With no server given, the CLI starts (or reuses) the embedded ``nats-server`` on loopback with a
 persistent store. The demo creates a bucket, puts a generated 64 MiB file (with a progress bar

@@ -1,6 +1,7 @@
-"""Output formatting for the ``objstore`` command line: the ``--json`` documents of an object
-and of a bucket, aligned tables and ``Key: value`` blocks, and the human forms of times, sizes,
-durations and links. Pure functions; nothing here talks to a server.
+"""Owns the CLI's output forms: the ``--json`` documents of an object and of a bucket, aligned
+tables and ``Key: value`` blocks, and the human forms of times, sizes, durations and links.
+
+Pure functions: nothing here talks to a server, reads arguments or decides an exit code.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from .models import ObjectInfo, ObjectStoreStatus
+from .. import ObjectInfo, ObjectStoreStatus
 from .progress import format_size
 
 
