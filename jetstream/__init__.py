@@ -1,14 +1,15 @@
 """``jetstream``: the JetStream API over a ``protocol`` connection.
 
-Streams, publish with acks (and the pipelined :class:`Publisher`), message and direct get,
-ordered consumers and pull fetch, typed models and typed errors. Imports only the public API of
-``protocol``; never imports ``objstore``.
+The table of contents: streams, publish with acks (and the pipelined :class:`Publisher`), message
+and direct get, ordered consumers and pull fetch, typed models and typed errors, and the JetStream
+wire vocabulary (``Nats-*`` header names, the ``$JS.ACK.``/``$JS.FC.`` subject prefixes) that
+``objstore`` uses. Imports only the public API of ``protocol``; never imports ``objstore``.
 """
 
 from .ack import AckMetadata
 from .client import JetStream
 from .errors import *  # noqa: F401,F403  (the error table is the public surface)
-from .errors import __all__ as _errors_all
+from . import errors
 from .models import (
     AccountInfo,
     AckPolicy,
@@ -30,10 +31,33 @@ from .models import (
 )
 from .msg import JsMsg
 from .ordered import OrderedConsumer
-from .publish import Publisher, Settlement, explain_no_responders, publish_headers
+from .headers import (
+    HDR_EXPECTED_LAST_MSG_ID,
+    HDR_EXPECTED_LAST_SEQ,
+    HDR_EXPECTED_LAST_SUBJ_SEQ,
+    HDR_EXPECTED_STREAM,
+    HDR_MSG_ID,
+    HDR_ROLLUP,
+    ROLLUP_ALL,
+    ROLLUP_SUBJECT,
+    publish_headers,
+)
+from .publish import explain_no_responders
+from .publisher import Publisher, Settlement
+from .subjects import ACK_PREFIX, FC_PREFIX
 from .pull import PullConsumer
 
 __all__ = [
+    "ACK_PREFIX",
+    "FC_PREFIX",
+    "HDR_EXPECTED_LAST_MSG_ID",
+    "HDR_EXPECTED_LAST_SEQ",
+    "HDR_EXPECTED_LAST_SUBJ_SEQ",
+    "HDR_EXPECTED_STREAM",
+    "HDR_MSG_ID",
+    "HDR_ROLLUP",
+    "ROLLUP_ALL",
+    "ROLLUP_SUBJECT",
     "AccountInfo",
     "AckMetadata",
     "AckPolicy",
@@ -60,5 +84,5 @@ __all__ = [
     "StreamState",
     "explain_no_responders",
     "publish_headers",
-    *_errors_all,
+    *errors.__all__,
 ]

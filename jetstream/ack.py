@@ -11,7 +11,7 @@ Both normalise to the same named fields (nats.py's fixed indexes read the wrong 
 This runs once per delivered message, so parsing is one ``str.split`` and five ``int`` calls: no regex,
 no intermediate objects.
 
-Rule: no I/O; imports only ``jetstream.errors``.
+Rule: no I/O; imports only ``jetstream.errors`` and ``jetstream.subjects`` (which owns ``ACK_PREFIX``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from jetstream.errors import InvalidAckSubjectError
+from jetstream.subjects import ACK_PREFIX
 
 __all__ = [
     "ACK_PREFIX",
@@ -33,8 +34,6 @@ __all__ = [
     "nak_payload",
     "term_payload",
 ]
-
-ACK_PREFIX = "$JS.ACK."
 
 # Ack verbs: the payload published to the ACK reply subject (ADR-15).
 ACK = b"+ACK"

@@ -15,9 +15,11 @@ from typing import Any, AsyncIterator, Mapping, Optional, Union
 
 import protocol
 from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError
+from protocol.wire import STATUS_EOB, STATUS_NO_MESSAGES, STATUS_NO_RESPONDERS
 
 from . import subjects as subj
 from .codec import parse_time
+from .headers import HDR_SEQUENCE, HDR_SUBJECT, HDR_TIMESTAMP
 from .errors import (
     APIError,
     InvalidArgumentError,
@@ -27,13 +29,16 @@ from .errors import (
     raise_for_api_response,
 )
 from .ordered import OrderedConsumer
-from .publish import Publisher, publish
+from .publish import publish
+from .publisher import Publisher
 from .pull import PullConsumer
 from .models import (
     AccountInfo,
     ConsumerConfig,
     ConsumerInfo,
+    MsgGetRequest,
     PubAck,
+    PurgeRequest,
     StoredMsg,
     StreamConfig,
     StreamInfo,
@@ -43,10 +48,6 @@ __all__ = ["JetStream"]
 
 DEFAULT_TIMEOUT = 5.0
 
-# Headers the server adds to a direct-get reply (wire.md 2.6).
-HDR_SUBJECT = "Nats-Subject"
-HDR_SEQUENCE = "Nats-Sequence"
-HDR_TIMESTAMP = "Nats-Time-Stamp"
 
 
 def _encode_body(body: Union[Mapping[str, Any], bytes, None]) -> bytes:
@@ -171,13 +172,7 @@ class JetStream:
         Returns the number of messages purged."""
         if seq is not None and keep is not None:
             raise InvalidArgumentError("purge takes seq or keep, not both")
-        body: dict[str, Any] = {}
-        if subject:
-            body["filter"] = subject
-        if seq is not None:
-            body["seq"] = seq
-        if keep is not None:
-            body["keep"] = keep
+        body = PurgeRequest(filter=subject or None, seq=seq, keep=keep).to_json()
         resp = await self.request_json(subj.stream_purge(self.prefix, subj.validate_stream_name(name)), body or None)
         return int(resp.get("purged", 0))
 
@@ -233,7 +228,7 @@ class JetStream:
         """Read one message with a direct get (any replica; needs ``allow_direct``).
         Raises MessageNotFoundError, JetStreamNotEnabledError when direct get is off."""
         stream = subj.validate_stream_name(stream)
-        if last_by_subj and seq is None and not next_by_subj and not _has_wildcard(last_by_subj):
+        if last_by_subj and seq is None and not next_by_subj and not subj.has_wildcard(last_by_subj):
             # the subject-appended form; a wildcard cannot be published to, so it goes in the body
             subject, payload = subj.direct_get_last(self.prefix, stream, last_by_subj), b""
         else:
@@ -259,30 +254,22 @@ class JetStream:
         timeout: Optional[float] = None,
     ) -> AsyncIterator[StoredMsg]:
         """Up to ``batch`` messages from ``seq`` (server 2.11+), ending at the 204 EOB marker."""
-        body: dict[str, Any] = {"batch": batch}
         if seq is None and not next_by_subj:
             seq = 1  # the server answers "408 Empty Request" to a body with no start point
-        if seq is not None:
-            body["seq"] = seq
-        if next_by_subj:
-            body["next_by_subj"] = next_by_subj
-        if max_bytes:
-            body["max_bytes"] = max_bytes
+        body = MsgGetRequest(seq=seq, next_by_subj=next_by_subj or None, batch=batch, max_bytes=max_bytes or None)
         stream = subj.validate_stream_name(stream)
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(inbox)
         try:
-            await self._nc.publish(subj.direct_get(self.prefix, stream), _encode_body(body), reply=inbox)
+            await self._nc.publish(subj.direct_get(self.prefix, stream), _encode_body(body.to_json()), reply=inbox)
             while True:
                 try:
                     msg = await sub.next_msg(timeout or self.timeout)
                 except NatsTimeoutError as err:
                     raise JetStreamTimeoutError(f"batch direct get on {stream} timed out") from err
                 status = msg.status
-                if status == "204":
-                    return
-                if status == "404":
-                    return
+                if status == STATUS_EOB or status == STATUS_NO_MESSAGES:
+                    return  # 204 EOB ends a batch; 404: nothing at or after seq (ADR-31)
                 if status:
                     raise _status_error(msg, stream)
                 yield _stored_from_direct(msg)
@@ -301,7 +288,7 @@ class JetStream:
         name = config.name or config.durable_name
         if name:
             filt = config.filter_subject if not config.filter_subjects else None
-            if filt and any(tok in ("*", ">") for tok in filt.split(".")):
+            if filt and subj.has_wildcard(filt):
                 filt = None  # the name-only create subject takes any filter in the config
             subject = subj.consumer_create(self.prefix, stream, name, filt)
         else:
@@ -347,18 +334,8 @@ def _config(cls: Any, config: Any, params: dict[str, Any]) -> Any:
     return config
 
 
-def _has_wildcard(subject: str) -> bool:
-    return any(tok in ("*", ">") for tok in subject.split("."))
-
-
 def _get_body(seq: Optional[int], last_by_subj: Optional[str], next_by_subj: Optional[str]) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if seq is not None:
-        body["seq"] = seq
-    if last_by_subj:
-        body["last_by_subj"] = last_by_subj
-    if next_by_subj:
-        body["next_by_subj"] = next_by_subj
+    body = MsgGetRequest(seq=seq, last_by_subj=last_by_subj or None, next_by_subj=next_by_subj or None).to_json()
     if not body:
         raise InvalidArgumentError("message get needs seq, last_by_subj or next_by_subj")
     return body
@@ -366,9 +343,9 @@ def _get_body(seq: Optional[int], last_by_subj: Optional[str], next_by_subj: Opt
 
 def _status_error(msg: Msg, stream: str) -> APIError:
     status = msg.status
-    if status == "404":
+    if status == STATUS_NO_MESSAGES:
         return MessageNotFoundError(404, 10037, f"no message found in {stream}")
-    if status == "503":  # no responders: no such stream, or allow_direct is off
+    if status == STATUS_NO_RESPONDERS:  # no responders: no such stream, or allow_direct is off
         return JetStreamNotEnabledError(503, 0, f"direct get not available on {stream} (no responders)")
     return APIError(int(status) if status.isdigit() else 0, 0, f"{msg.description or 'error'} (direct get on {stream})")
 

@@ -56,6 +56,7 @@ __all__ = [
     "PurgeRequest",
     "PurgeResponse",
     "MsgGetRequest",
+    "PullRequest",
 ]
 
 _NS = {"unit": "ns"}
@@ -479,9 +480,28 @@ class PurgeResponse(JSONModel):
 
 @dataclass(slots=True, kw_only=True)
 class MsgGetRequest(JSONModel):
-    """``STREAM.MSG.GET`` / ``DIRECT.GET`` body: ``seq``, ``last_by_subj`` or ``next_by_subj`` (+ ``seq``)."""
+    """``STREAM.MSG.GET`` / ``DIRECT.GET`` body: ``seq``, ``last_by_subj`` or ``next_by_subj`` (+ ``seq``).
+
+    ``batch`` and ``max_bytes`` make it a batched direct get (server 2.11+, ADR-31), answered by up to
+    ``batch`` messages and a ``204`` end-of-batch status.
+    """
 
     seq: int | None = None
     last_by_subj: str | None = None
     next_by_subj: str | None = None
+    batch: int | None = None
+    max_bytes: int | None = None
+    _extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True, kw_only=True)
+class PullRequest(JSONModel):
+    """``CONSUMER.MSG.NEXT`` body (wire.md 2.10): up to ``batch`` messages and ``max_bytes``, the
+    request living ``expires`` seconds, or ``no_wait`` (a 404 at once when nothing is pending)."""
+
+    batch: int
+    max_bytes: int | None = None
+    no_wait: bool | None = None
+    expires: float | None = field(default=None, metadata=_NS)
+    idle_heartbeat: float | None = field(default=None, metadata=_NS)
     _extra: dict[str, Any] = extra_field()

@@ -1,4 +1,11 @@
-"""``JsMsg``: a message delivered by a consumer; its ACK metadata is parsed on first use."""
+"""``JsMsg``: a message delivered by a consumer, its ACK metadata (parsed on first use) and its ack verbs.
+
+The verbs publish to the message's ACK reply subject (ADR-15, wire.md 2.9): ``+ACK`` done, ``-NAK``
+redeliver (after an optional delay), ``+TERM`` never redeliver, ``+WPI`` still working (the server
+restarts the ack wait timer). They mean something only for a consumer with an ack policy (a pull
+consumer's default ``explicit``); an ordered consumer's messages need none. Payloads come from
+``jetstream.ack``; this module must not build them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from typing import Optional
 
 from protocol import Headers, Msg
 
-from .ack import ACK, AckMetadata
+from .ack import ACK, WPI, AckMetadata, nak_payload, term_payload
 
 __all__ = ["JsMsg"]
 
@@ -50,6 +57,18 @@ class JsMsg:
     async def ack(self) -> None:
         """Acknowledge (only meaningful for consumers with an ack policy)."""
         await self._msg.respond(ACK)
+
+    async def nak(self, delay: Optional[float] = None) -> None:
+        """Negative ack: the server redelivers the message at once, or after ``delay`` seconds."""
+        await self._msg.respond(nak_payload(delay))
+
+    async def term(self, reason: Optional[str] = None) -> None:
+        """Terminate: the server never redelivers it (``reason`` goes into the advisory, 2.11+)."""
+        await self._msg.respond(term_payload(reason))
+
+    async def in_progress(self) -> None:
+        """Work in progress: the server restarts this message's ack wait timer (may be repeated)."""
+        await self._msg.respond(WPI)
 
     def __repr__(self) -> str:
         m = self.metadata

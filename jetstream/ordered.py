@@ -8,35 +8,34 @@ sequence on a new inbox. Flow-control requests are answered when the iterator re
 that is once every earlier message has been handed to the application. No traffic for two
 heartbeat intervals (stall) also resets. ``caught_up`` becomes true when a delivered message
 reports zero pending (the end of the backlog). The consumer is deleted on exit.
+
+The per-message path (``_next``) is hot: a queued message is taken without an await, and the
+usual v1 ACK subject of the current consumer is matched by one ``startswith`` and three ``int``
+calls. Must not import ``jetstream.client`` (it takes the narrow :class:`~jetstream.context.JsContext`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from protocol import Msg, NatsError, NatsTimeoutError, next_nuid
+from protocol.wire import STATUS_CONFLICT, STATUS_CONTROL
 
 from .ack import AckMetadata
-from .codec import format_time
+from .context import JsContext
 from .errors import JetStreamError, OrderedConsumerError
+from .headers import HDR_CONSUMER_STALLED, HDR_LAST_CONSUMER
+from .models import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from .msg import JsMsg
 from . import subjects as subj
-
-if TYPE_CHECKING:
-    from .client import JetStream
+from .subjects import FC_PREFIX
 
 __all__ = ["OrderedConsumer"]
 
-_HB_LAST_CONSUMER = "Nats-Last-Consumer"
-_HB_STALLED = "Nats-Consumer-Stalled"
 _RESET_RETRY_WAIT = 0.25
 _MAX_RESET_ATTEMPTS = 40
-
-
-def _has_wildcard(subject: str) -> bool:
-    return any(tok in ("*", ">") for tok in subject.split("."))
 
 
 class OrderedConsumer:
@@ -50,7 +49,7 @@ class OrderedConsumer:
 
     def __init__(
         self,
-        js: "JetStream",
+        js: JsContext,
         stream: str,
         *,
         filter_subject: Union[str, Sequence[str], None] = None,
@@ -115,55 +114,59 @@ class OrderedConsumer:
         return self
 
     # Consumer (re)creation ---------------------------------------------------------------------
-    def _config_json(self, initial: bool) -> dict[str, Any]:
-        cfg: dict[str, Any] = {
-            "name": self.name,
-            "ack_policy": "none",
-            "max_deliver": 1,
-            "ack_wait": 22 * 3600 * 1_000_000_000,
-            "flow_control": True,
-            "idle_heartbeat": int(self.idle_heartbeat * 1e9),
-            "replay_policy": "instant",
-            "num_replicas": 1,
-            "mem_storage": True,
-            "inactive_threshold": max(int(self.idle_heartbeat * 6e9), 30_000_000_000),
-        }
+    def _config_json(self, initial: bool) -> ConsumerConfig:
+        """The consumer config (ADR-17): no acks, one delivery, flow control and heartbeats, an R1
+        memory consumer the server drops after ``inactive_threshold`` if we vanish. A re-create
+        starts at the stream sequence after the last one handed out."""
+        cfg = ConsumerConfig(
+            name=self.name,
+            ack_policy=AckPolicy.NONE,
+            max_deliver=1,
+            ack_wait=22 * 3600.0,
+            flow_control=True,
+            idle_heartbeat=self.idle_heartbeat,
+            replay_policy=ReplayPolicy.INSTANT,
+            num_replicas=1,
+            mem_storage=True,
+            inactive_threshold=max(self.idle_heartbeat * 6, 30.0),
+        )
         if initial:
-            cfg["deliver_policy"] = self.deliver_policy
+            cfg.deliver_policy = self.deliver_policy  # type: ignore[assignment]  (a str is encoded as is)
             if self.deliver_policy == "by_start_sequence":
-                cfg["opt_start_seq"] = self.opt_start_seq or 1
+                cfg.opt_start_seq = self.opt_start_seq or 1
             elif self.deliver_policy == "by_start_time":
                 if self.opt_start_time is None:
                     raise OrderedConsumerError("deliver_policy by_start_time needs opt_start_time")
-                cfg["opt_start_time"] = format_time(self.opt_start_time)
+                cfg.opt_start_time = self.opt_start_time
         else:
-            cfg["deliver_policy"] = "by_start_sequence"
-            cfg["opt_start_seq"] = self._last_sseq + 1
+            cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+            cfg.opt_start_seq = self._last_sseq + 1
         if len(self.filter_subjects) == 1:
-            cfg["filter_subject"] = self.filter_subjects[0]
+            cfg.filter_subject = self.filter_subjects[0]
         elif self.filter_subjects:
-            cfg["filter_subjects"] = self.filter_subjects
+            cfg.filter_subjects = list(self.filter_subjects)
         if self.headers_only:
-            cfg["headers_only"] = True
+            cfg.headers_only = True
         return cfg
 
-    async def _create(self, cfg: dict[str, Any]) -> None:
+    async def _create(self, cfg: ConsumerConfig) -> None:
         self.name = next_nuid()  # all 22 chars: NUIDs made in a row share their first 16
-        cfg["name"] = self.name
-        self._ack_prefix = f"$JS.ACK.{self.stream}.{self.name}."  # v1 ACK subjects of this consumer
+        cfg.name = self.name
+        self._ack_prefix = subj.consumer_ack_prefix(self.stream, self.name)  # v1 ACK subjects of this consumer
         inbox = self._nc.new_inbox()
-        cfg["deliver_subject"] = inbox
+        cfg.deliver_subject = inbox
         # Subscribe before creating the consumer so no early message can be missed.
         self._sub = await self._nc.subscribe(
             inbox, pending_msgs_limit=self._msgs_limit, pending_bytes_limit=self._bytes_limit
         )
         filt = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
-        if filt is not None and _has_wildcard(filt):
+        if filt is not None and subj.has_wildcard(filt):
             filt = None  # the name-only create subject takes any filter in the config
         subject = subj.consumer_create(self._js.prefix, self.stream, self.name, filt)
         self._expected_cseq = 1
         try:
-            resp = await self._js.request_json(subject, {"stream_name": self.stream, "config": cfg, "action": "create"})
+            body = {"stream_name": self.stream, "config": cfg.to_json(), "action": "create"}
+            resp = await self._js.request_json(subject, body)
         except BaseException:
             await self._sub.unsubscribe()
             self._sub = None
@@ -276,7 +279,7 @@ class OrderedConsumer:
                 except ValueError:
                     meta = AckMetadata.from_reply(reply)  # raises InvalidAckSubjectError
                     cseq, sseq, pending_n = meta.consumer_seq, meta.stream_seq, meta.num_pending
-            elif msg.raw_headers is not None and not msg.data and (not reply or reply.startswith("$JS.FC.")):
+            elif msg.raw_headers is not None and not msg.data and (not reply or reply.startswith(FC_PREFIX)):
                 await self._control(msg)
                 continue
             else:
@@ -297,20 +300,20 @@ class OrderedConsumer:
     async def _control(self, msg: Msg) -> bool:
         """Handle a status message (heartbeat, flow control, 409 consumer deleted)."""
         status = msg.status
-        if status == "100":
+        if status == STATUS_CONTROL:
             if msg.reply:  # flow control request: everything before it was handed out
                 await self._nc.publish(msg.reply, b"")
                 return True
             hdrs = msg.headers
             if hdrs is not None:
-                stalled = hdrs.get(_HB_STALLED)
+                stalled = hdrs.get(HDR_CONSUMER_STALLED)
                 if stalled:
                     await self._nc.publish(stalled, b"")
-                last = hdrs.get(_HB_LAST_CONSUMER)
+                last = hdrs.get(HDR_LAST_CONSUMER)
                 if last is not None and last.isdigit() and int(last) != self._expected_cseq - 1:
                     await self._reset()  # the heartbeat says we missed messages
             return True
-        if status == "409":  # consumer deleted / leadership change
+        if status == STATUS_CONFLICT:  # consumer deleted / leadership change
             await self._reset()
         return True
 

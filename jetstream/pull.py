@@ -9,24 +9,27 @@ fresh inbox and collects replies until the batch is full, the server says there 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Optional
 
 from protocol import NatsError, NatsTimeoutError
+from protocol.wire import STATUS_CONFLICT, STATUS_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUEST_TIMEOUT
 
 from .ack import AckMetadata
+from .context import JsContext
 from .errors import APIError
-from .models import ConsumerConfig, ConsumerInfo
+from .models import ConsumerConfig, ConsumerInfo, PullRequest
 from .msg import JsMsg
 from . import subjects as subj
 
-if TYPE_CHECKING:
-    from .client import JetStream
-
 __all__ = ["PullConsumer"]
+
+# Statuses that end a pull request (wire.md 2.10): 404 no messages (no_wait), 408 request expired,
+# 409 e.g. max bytes or max waiting exceeded / consumer deleted. 100 is a heartbeat: skipped.
+_END_OF_BATCH = (STATUS_NO_MESSAGES, STATUS_REQUEST_TIMEOUT, STATUS_CONFLICT)
 
 
 class PullConsumer:
-    def __init__(self, js: "JetStream", stream: str, info: ConsumerInfo) -> None:
+    def __init__(self, js: JsContext, stream: str, info: ConsumerInfo) -> None:
         self._js = js
         self._nc = js.connection
         self.stream = stream
@@ -34,7 +37,7 @@ class PullConsumer:
         self.name = info.name
 
     @classmethod
-    async def create(cls, js: "JetStream", stream: str, config: Optional[ConsumerConfig] = None, **params: Any) -> "PullConsumer":
+    async def create(cls, js: JsContext, stream: str, config: Optional[ConsumerConfig] = None, **params: Any) -> "PullConsumer":
         """Create (or bind, when the same config exists) a pull consumer on ``stream``."""
         if config is None:
             params.setdefault("ack_policy", "explicit")
@@ -52,20 +55,18 @@ class PullConsumer:
         """Up to ``batch`` messages (and ``max_bytes``), waiting at most ``expires`` seconds."""
         if batch < 1:
             raise ValueError("batch must be >= 1")
-        body: dict[str, Any] = {"batch": batch}
-        if max_bytes:
-            body["max_bytes"] = max_bytes
+        request = PullRequest(batch=batch, max_bytes=max_bytes or None)
         if no_wait:
-            body["no_wait"] = True
+            request.no_wait = True
         else:
-            body["expires"] = int(expires * 1e9)
+            request.expires = expires
         inbox = self._nc.new_inbox()
         sub = await self._nc.subscribe(inbox, max_msgs=batch + 1)
         out: list[JsMsg] = []
         try:
             await self._nc.publish(
                 subj.consumer_msg_next(self._js.prefix, self.stream, self.name),
-                json.dumps(body).encode(),
+                json.dumps(request.to_json()).encode(),
                 reply=inbox,
             )
             grace = expires + 1.0
@@ -78,9 +79,9 @@ class PullConsumer:
                     break
                 status = msg.status
                 if status:
-                    if status in ("404", "408", "409"):
+                    if status in _END_OF_BATCH:
                         break
-                    if status == "100":
+                    if status == STATUS_CONTROL:
                         continue
                     raise APIError(int(status), 0, msg.description or "pull request failed")
                 out.append(JsMsg(msg, AckMetadata.from_reply(msg.reply)))

@@ -1,6 +1,7 @@
 """JetStream API subject builders and stream/consumer name validation.
 
-Owns every ``$JS.API...`` subject string: no other module formats one. Each builder takes the API
+Owns every ``$JS.API...`` subject string and the ``$JS.ACK.`` / ``$JS.FC.`` reply prefixes: no other
+module formats one. Each builder takes the API
 ``prefix`` first (``$JS.API``, ``$JS.<domain>.API`` or a custom import prefix, see :func:`api_prefix`,
 without a trailing dot), so a domain or prefix is applied consistently, including consumer create and
 ``MSG.NEXT`` (wire.md 2.1, trap 19). Builders validate the stream and consumer names they embed, so a
@@ -18,6 +19,8 @@ from jetstream.errors import InvalidArgumentError, InvalidNameError
 from protocol.errors import BadSubjectError
 
 __all__ = [
+    "ACK_PREFIX",
+    "FC_PREFIX",
     "DEFAULT_API_PREFIX",
     "MAX_NAME_LEN",
     "api_prefix",
@@ -44,9 +47,16 @@ __all__ = [
     "consumer_names",
     "consumer_list",
     "consumer_msg_next",
+    "consumer_ack_prefix",
+    "has_wildcard",
 ]
 
 DEFAULT_API_PREFIX = "$JS.API"
+# Reply subjects of consumer deliveries (wire.md 2.9; ADR-15): a data message's reply is its ACK
+# subject (its metadata, parsed in ``jetstream.ack``), a flow-control request's reply is a $JS.FC
+# subject that we answer with an empty message. Neither takes the API prefix or domain.
+ACK_PREFIX = "$JS.ACK."
+FC_PREFIX = "$JS.FC."
 MAX_NAME_LEN = 255  # server JSMaxNameLen, in bytes
 
 # Server isValidAssetName: no whitespace, '.', '*', '>', '/', '\' (wire.md 1.11).
@@ -101,6 +111,12 @@ def api_prefix(domain: str | None = None, prefix: str | None = None) -> str:
             raise InvalidArgumentError(f"invalid JetStream API prefix {prefix!r}")
         return prefix
     return DEFAULT_API_PREFIX
+
+
+def has_wildcard(subject: str) -> bool:
+    """Whether ``subject`` has a ``*`` or ``>`` token (it cannot then be appended to a create or
+    direct-get subject: the server takes such a filter only in the request body)."""
+    return any(tok in ("*", ">") for tok in subject.split("."))
 
 
 def _check_subject(subject: str) -> str:
@@ -211,3 +227,13 @@ def consumer_list(prefix: str, stream: str) -> str:
 def consumer_msg_next(prefix: str, stream: str, consumer: str) -> str:
     """Pull request subject; body ``{"batch","expires"(ns),"max_bytes","no_wait","idle_heartbeat"}``."""
     return f"{prefix}.CONSUMER.MSG.NEXT.{validate_stream_name(stream)}.{validate_consumer_name(consumer)}"
+
+
+def consumer_ack_prefix(stream: str, consumer: str) -> str:
+    """The start of every v1 (9-token) ACK subject of one consumer: ``$JS.ACK.<stream>.<consumer>.``.
+
+    The server writes this layout unless ``js_ack_fc_v2`` is on (2.14+, >= 11 tokens, ADR-15), so a
+    consumer can match its own deliveries with one ``startswith``. Names are not validated here (the
+    consumer was created with them).
+    """
+    return f"{ACK_PREFIX}{stream}.{consumer}."
