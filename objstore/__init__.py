@@ -2,10 +2,11 @@
 and API-compatible with nats-py's object store.
 
 ``nc = await objstore.connect(url); js = nc.jetstream(); store = await js.create_object_store(bucket="b")``.
-Imports only the public APIs of ``jetstream`` and ``protocol``.
+Imports only the public APIs of ``jetstream`` and ``protocol``. This module only re-exports: it
+must not define behaviour.
 """
 
-from .digest import decode_digest, digest_of, encode_digest
+from .chunks import ChunkPlan, ChunkVerifier, decode_digest, digest_of, encode_digest
 from .errors import (
     BadBucketError,
     BadObjectHeaderError,
@@ -25,7 +26,8 @@ from .errors import (
     ObjectStoreError,
     UnsupportedSourceError,
 )
-from .health import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
+from .config import ObjectStoreConfig, ObjectStoreStatus
+from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
 from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
 from .models import (
     DEFAULT_CHUNK_SIZE,
@@ -34,18 +36,14 @@ from .models import (
     ObjectLink,
     ObjectMeta,
     ObjectMetaOptions,
-    ObjectStoreConfig,
-    ObjectStoreStatus,
 )
 from .reader import ObjectReader
 from .store import ObjectStore
+from .subjects import ALL_CHUNKS_TEMPLATE as OBJ_ALL_CHUNKS_PRE_TEMPLATE  # seed constants (nats-py names)
+from .subjects import ALL_META_TEMPLATE as OBJ_ALL_META_PRE_TEMPLATE
+from .subjects import STREAM_TEMPLATE as OBJ_STREAM_TEMPLATE
 from .subjects import VALID_BUCKET_PATTERN as VALID_BUCKET_RE
 from .watch import ObjectWatcher
-
-# Seed constants (nats-py names).
-OBJ_ALL_CHUNKS_PRE_TEMPLATE = "$O.{bucket}.C.>"
-OBJ_ALL_META_PRE_TEMPLATE = "$O.{bucket}.M.>"
-OBJ_STREAM_TEMPLATE = "OBJ_{bucket}"
 
 __all__ = [
     "BadBucketError",
@@ -54,6 +52,8 @@ __all__ = [
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "ChunkPlan",
+    "ChunkVerifier",
     "CleanupFailedError",
     "Client",
     "DEFAULT_CHUNK_SIZE",

@@ -35,17 +35,16 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Optional, TypeVar, Union
+from typing import Awaitable, Callable, Iterable, Optional, TypeVar, Union
 
-from jetstream import MessageNotFoundError, StoredMsg, StreamNotFoundError
+from jetstream import StoredMsg
 from protocol import NatsError, NatsTimeoutError
 
-from .errors import BadObjectMetaError, BucketNotFoundError
+from .bucket import Bucket
+from .errors import BadObjectMetaError
+from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan, is_stale
 from .models import ObjectInfo, parse_meta
-from .subjects import all_chunks, all_meta, decode_name
-
-if TYPE_CHECKING:
-    from .store import ObjectStore
+from .subjects import decode_name
 
 __all__ = [
     "DEFAULT_SWEEP_AGE",
@@ -58,7 +57,6 @@ __all__ = [
     "sweep",
 ]
 
-DEFAULT_SWEEP_AGE = timedelta(hours=1)
 _CONCURRENCY = 32  # meta / last-chunk reads in flight at once
 _RELIST_ROUNDS = 5  # meta listings until no unread subject appears (renames during the scan)
 _SIZE_IDLE = 10.0  # seconds without a message from the size pass before it gives up
@@ -67,166 +65,35 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-# Report types --------------------------------------------------------------------------------------
-
-@dataclass
-class Orphan:
-    """Chunks under ``subject`` that no live meta names. ``newest`` is the server timestamp of the
-    newest chunk and ``newest_seq`` its stream sequence (``None``/0 when it could not be read)."""
-
-    nuid: str
-    subject: str
-    messages: int
-    newest: Optional[datetime] = None
-    newest_seq: int = 0
-    purged: int = 0  # set by sweep: the chunk messages it removed
-
-    def age(self, now: Optional[datetime] = None) -> Optional[timedelta]:
-        if self.newest is None:
-            return None
-        return (now or datetime.now(timezone.utc)) - self.newest
-
-    def to_json(self, now: Optional[datetime] = None) -> dict[str, Any]:
-        age = self.age(now)
-        return {
-            "nuid": self.nuid,
-            "subject": self.subject,
-            "messages": self.messages,
-            "newest": _iso(self.newest),
-            "age_seconds": round(age.total_seconds(), 3) if age is not None else None,
-            "purged": self.purged,
-        }
-
-
-@dataclass
-class MetaMismatch:
-    """A live meta that disagrees with the stream. ``kind``: ``"chunks"`` (count from the subject
-    listing), ``"size"`` (bytes from the headers-only pass) or ``"missing"`` (no chunk at all)."""
-
-    name: str
-    nuid: str
-    kind: str
-    expected: int
-    found: int
-
-    def describe(self) -> str:
-        if self.kind == "missing":
-            return f"{self.name!r}: meta says {self.expected} chunk(s) under nuid {self.nuid}, the stream has none"
-        unit = "chunk(s)" if self.kind == "chunks" else "byte(s)"
-        return f"{self.name!r}: meta says {self.expected} {unit}, the stream has {self.found} (nuid {self.nuid})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "nuid": self.nuid, "kind": self.kind, "expected": self.expected, "found": self.found}
-
-
-@dataclass
-class MalformedMeta:
-    """A meta message that does not parse. ``name`` is decoded from the subject when possible."""
-
-    subject: str
-    seq: int
-    error: str
-    name: Optional[str] = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "seq": self.seq, "name": self.name, "error": self.error}
-
-
-@dataclass
-class HealthReport:
-    """What ``store.check()`` found. Orphans younger than ``older_than`` are listed but are not
-    problems (a put in progress looks like that); everything else in the lists is."""
-
-    bucket: str
-    objects: int = 0  # live metas (links included)
-    deleted: int = 0  # delete markers
-    chunk_subjects: int = 0
-    chunk_messages: int = 0
-    older_than: timedelta = DEFAULT_SWEEP_AGE
-    checked_at: Optional[datetime] = None  # server time of the chunk listing
-    orphans: list[Orphan] = field(default_factory=list)
-    chunk_mismatches: list[MetaMismatch] = field(default_factory=list)
-    size_mismatches: list[MetaMismatch] = field(default_factory=list)
-    missing_chunks: list[MetaMismatch] = field(default_factory=list)
-    malformed: list[MalformedMeta] = field(default_factory=list)
-    size_checked: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def stale_orphans(self) -> list[Orphan]:
-        """Orphans whose newest chunk is at least ``older_than`` old: what ``sweep`` removes."""
-        return [o for o in self.orphans if _is_stale(o, self.older_than, self.checked_at)]
-
-    @property
-    def recent_orphans(self) -> list[Orphan]:
-        stale = {id(o) for o in self.stale_orphans}
-        return [o for o in self.orphans if id(o) not in stale]
-
-    @property
-    def problems(self) -> int:
-        return (
-            len(self.stale_orphans)
-            + len(self.chunk_mismatches)
-            + len(self.size_mismatches)
-            + len(self.missing_chunks)
-            + len(self.malformed)
-        )
-
-    @property
-    def healthy(self) -> bool:
-        return self.problems == 0
-
-    def to_json(self) -> dict[str, Any]:
-        now = self.checked_at
-        return {
-            "bucket": self.bucket,
-            "healthy": self.healthy,
-            "problems": self.problems,
-            "objects": self.objects,
-            "deleted": self.deleted,
-            "chunk_subjects": self.chunk_subjects,
-            "chunk_messages": self.chunk_messages,
-            "older_than_seconds": self.older_than.total_seconds(),
-            "checked_at": _iso(now),
-            "orphans": [dict(o.to_json(now), stale=_is_stale(o, self.older_than, now)) for o in self.orphans],
-            "chunk_mismatches": [m.to_json() for m in self.chunk_mismatches],
-            "size_mismatches": [m.to_json() for m in self.size_mismatches],
-            "missing_chunks": [m.to_json() for m in self.missing_chunks],
-            "malformed_metas": [m.to_json() for m in self.malformed],
-            "size_checked": self.size_checked,
-            "notes": list(self.notes),
-        }
-
-
 # Public operations ----------------------------------------------------------------------------------
 
-async def find_orphans(store: "ObjectStore") -> list[Orphan]:
+async def find_orphans(bucket: Bucket) -> list[Orphan]:
     """Chunk subjects no live meta names, each with its newest chunk's time (one read of the last
     message on that subject). Raises BucketNotFoundError."""
-    scan = await _Scan.run(store)
-    return await _orphans_of(store, scan)
+    scan = await _Scan.run(bucket)
+    return await _orphans_of(bucket, scan)
 
 
-async def sweep(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, dry_run: bool = False) -> list[Orphan]:
+async def sweep(bucket: Bucket, older_than: Age = DEFAULT_SWEEP_AGE, dry_run: bool = False) -> list[Orphan]:
     """Purge the orphans whose newest chunk is at least ``older_than`` old (server clock); with
     ``dry_run`` only return them. Returns the orphans purged (``purged`` set to the count)."""
     age = _as_timedelta(older_than)
-    scan = await _Scan.run(store)
-    orphans = await _orphans_of(store, scan)
-    stale = [o for o in orphans if _is_stale(o, age, scan.now)]
+    scan = await _Scan.run(bucket)
+    orphans = await _orphans_of(bucket, scan)
+    stale = [o for o in orphans if is_stale(o, age, scan.now)]
     if not dry_run:
         for orphan in stale:
             # Only up to the newest chunk looked at (purge seq is exclusive): a chunk that a
             # resumed writer publishes after that look survives this sweep.
-            orphan.purged = await store._js.purge_stream(store.stream_name, subject=orphan.subject, seq=orphan.newest_seq + 1)
+            orphan.purged = await bucket.js.purge_stream(bucket.stream, subject=orphan.subject, seq=orphan.newest_seq + 1)
     return stale
 
 
-async def check(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, *, sizes: bool = True) -> HealthReport:
+async def check(bucket: Bucket, older_than: Age = DEFAULT_SWEEP_AGE, *, sizes: bool = True) -> HealthReport:
     """The bucket's health report (see the module docstring). Raises BucketNotFoundError."""
-    scan = await _Scan.run(store)
-    report = HealthReport(bucket=store.bucket, older_than=_as_timedelta(older_than), checked_at=scan.now)
-    report.orphans = await _orphans_of(store, scan)
+    scan = await _Scan.run(bucket)
+    report = HealthReport(bucket=bucket.name, older_than=_as_timedelta(older_than), checked_at=scan.now)
+    report.orphans = await _orphans_of(bucket, scan)
     report.malformed = scan.malformed
     report.deleted = scan.deleted
     report.objects = len(scan.live)
@@ -234,10 +101,10 @@ async def check(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, *, si
     report.chunk_messages = sum(scan.chunks.values())
     # Chunk counts of live objects from a listing taken after their metas were read: a put that
     # was in progress at the first listing is complete by now if its meta was read.
-    counts = await _chunk_counts(store)
+    counts = await _chunk_counts(bucket)
     byte_sizes: Optional[dict[str, int]] = None
     if sizes:
-        byte_sizes = await _chunk_sizes(store, report)
+        byte_sizes = await _chunk_sizes(bucket, report)
     else:
         report.notes.append("size check skipped (sizes=False)")
     candidates: list[tuple[str, MetaMismatch]] = []
@@ -255,7 +122,7 @@ async def check(store: "ObjectStore", older_than: Age = DEFAULT_SWEEP_AGE, *, si
             if got != info.size:
                 candidates.append((subject, MetaMismatch(info.name, info.nuid, "size", info.size, got)))
     for subject, problem in candidates:
-        if not await _meta_unchanged(store, subject, scan.seqs[subject]):
+        if not await _meta_unchanged(bucket, subject, scan.seqs[subject]):
             continue  # replaced, renamed or deleted while the check ran
         target = {"missing": report.missing_chunks, "chunks": report.chunk_mismatches, "size": report.size_mismatches}
         target[problem.kind].append(problem)
@@ -277,18 +144,18 @@ class _Scan:
     deleted: int = 0
 
     @classmethod
-    async def run(cls, store: "ObjectStore") -> "_Scan":
-        chunk_subjects, now = await _subjects(store, all_chunks(store.bucket))  # FIRST: race rule
-        prefix = all_chunks(store.bucket)[:-1]
+    async def run(cls, bucket: Bucket) -> "_Scan":
+        chunk_subjects, now = await _subjects(bucket, bucket.all_chunks)  # FIRST: race rule
+        prefix = bucket.all_chunks[:-1]
         scan = cls(chunks={s[len(prefix):]: n for s, n in chunk_subjects.items() if s.startswith(prefix)}, now=now)
         read: set[str] = set()
         for _ in range(_RELIST_ROUNDS):
-            listed, _ = await _subjects(store, all_meta(store.bucket))
+            listed, _ = await _subjects(bucket, bucket.all_meta)
             todo = [s for s in listed if s not in read]
             if not todo:
                 break
             read.update(todo)
-            for subject, stored in zip(todo, await _bounded(todo, lambda s: _last(store, s))):
+            for subject, stored in zip(todo, await _bounded(todo, lambda s: _last(bucket, s))):
                 if stored is not None:
                     scan._add(subject, stored)
         return scan
@@ -314,10 +181,10 @@ class _Scan:
             self.named.add(info.nuid)
 
 
-async def _orphans_of(store: "ObjectStore", scan: _Scan) -> list[Orphan]:
-    prefix = all_chunks(store.bucket)[:-1]
+async def _orphans_of(bucket: Bucket, scan: _Scan) -> list[Orphan]:
+    prefix = bucket.all_chunks[:-1]
     orphans = [Orphan(nuid, prefix + nuid, n) for nuid, n in sorted(scan.chunks.items()) if nuid not in scan.named]
-    lasts = await _bounded(orphans, lambda o: _last(store, o.subject))
+    lasts = await _bounded(orphans, lambda o: _last(bucket, o.subject))
     out = []
     for orphan, stored in zip(orphans, lasts):
         if stored is None:
@@ -327,51 +194,43 @@ async def _orphans_of(store: "ObjectStore", scan: _Scan) -> list[Orphan]:
     return out
 
 
-async def _subjects(store: "ObjectStore", filt: str) -> tuple[dict[str, int], datetime]:
+async def _subjects(bucket: Bucket, filt: str) -> tuple[dict[str, int], datetime]:
     """Subject -> message count under ``filt`` (STREAM.INFO ``subjects_filter``, paged), and the
     server's time of the reply (the local clock when the server sends none)."""
-    try:
-        si = await store._js.stream_info(store.stream_name, subjects_filter=filt)
-    except StreamNotFoundError as err:
-        raise BucketNotFoundError(f"bucket {store.bucket!r} not found") from err
+    si = await bucket.info(subjects_filter=filt)
     now = si.ts or datetime.now(timezone.utc)
     return dict(si.state.subjects or {}), now
 
 
-async def _chunk_counts(store: "ObjectStore") -> dict[str, int]:
-    listed, _ = await _subjects(store, all_chunks(store.bucket))
-    prefix = all_chunks(store.bucket)[:-1]
+async def _chunk_counts(bucket: Bucket) -> dict[str, int]:
+    listed, _ = await _subjects(bucket, bucket.all_chunks)
+    prefix = bucket.all_chunks[:-1]
     return {s[len(prefix):]: n for s, n in listed.items() if s.startswith(prefix)}
 
 
-async def _last(store: "ObjectStore", subject: str) -> Optional[StoredMsg]:
+async def _last(bucket: Bucket, subject: str) -> Optional[StoredMsg]:
     """The last message on ``subject``, read through the stream leader; ``None`` when there is none."""
-    try:
-        return await store._js.get_msg(store.stream_name, last_by_subj=subject)
-    except MessageNotFoundError:
-        return None
-    except StreamNotFoundError as err:
-        raise BucketNotFoundError(f"bucket {store.bucket!r} not found") from err
+    return await bucket.last_on_leader(subject)
 
 
-async def _meta_unchanged(store: "ObjectStore", subject: str, seq: int) -> bool:
-    stored = await _last(store, subject)
+async def _meta_unchanged(bucket: Bucket, subject: str, seq: int) -> bool:
+    stored = await _last(bucket, subject)
     return stored is not None and stored.seq == seq
 
 
-async def _chunk_sizes(store: "ObjectStore", report: HealthReport) -> Optional[dict[str, int]]:
+async def _chunk_sizes(bucket: Bucket, report: HealthReport) -> Optional[dict[str, int]]:
     """Bytes per nuid from a headers-only ordered consumer over every chunk: the server sends each
     message's headers plus ``Nats-Msg-Size`` (the payload's length) and no payload. Ends at the
     chunk that was last when the pass started; ``None`` (with a note) when it cannot finish."""
-    js = store._js
-    last = await _last(store, all_chunks(store.bucket))
+    js = bucket.js
+    last = await _last(bucket, bucket.all_chunks)
     if last is None:
         report.size_checked = True
         return {}
-    prefix = all_chunks(store.bucket)[:-1]
+    prefix = bucket.all_chunks[:-1]
     sizes: dict[str, int] = {}
     end = last.seq
-    oc = js.ordered_consumer(store.stream_name, filter_subject=all_chunks(store.bucket), headers_only=True)
+    oc = js.ordered_consumer(bucket.stream, filter_subject=bucket.all_chunks, headers_only=True)
     try:
         await oc.start()
         while True:
@@ -389,7 +248,7 @@ async def _chunk_sizes(store: "ObjectStore", report: HealthReport) -> Optional[d
             if md.num_pending == 0:
                 # Caught up below the last chunk seen at the start: it was purged meanwhile, or
                 # (replicated bucket) this consumer runs on a follower that lags. Ask again.
-                again = await _last(store, all_chunks(store.bucket))
+                again = await _last(bucket, bucket.all_chunks)
                 end = again.seq if again is not None else 0
                 if md.stream_seq >= end:
                     break
@@ -419,15 +278,6 @@ def _as_timedelta(value: Age) -> timedelta:
     if age < timedelta(0):
         raise ValueError(f"older_than must not be negative, not {value!r}")
     return age
-
-
-def _is_stale(orphan: Orphan, older_than: timedelta, now: Optional[datetime]) -> bool:
-    age = orphan.age(now)
-    return age is not None and age >= older_than
-
-
-def _iso(dt: Optional[datetime]) -> Optional[str]:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if dt is not None else None
 
 
 def _name_of(subject: str) -> Optional[str]:

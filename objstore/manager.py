@@ -1,4 +1,6 @@
-"""Buckets and the nats-py-compatible entry points.
+"""The nats-py-compatible entry points: ``connect``, :class:`Client` and the object-store
+methods of :class:`JetStreamContext`. Must not hold bucket logic: binding is ``bucket.Bucket``,
+stream configs are ``config``, the verbs are ``ObjectStore``'s.
 
 ``objstore.connect(...)`` returns a :class:`Client` (a ``protocol.Connection`` with
 ``.jetstream()``); ``Client.jetstream()`` returns a :class:`JetStreamContext`, a
@@ -13,58 +15,21 @@ import dataclasses
 from typing import Any, Optional
 
 import protocol
-from jetstream import (
-    JetStream,
-    StreamConfig,
-    StreamNameInUseError,
-    StreamNotFoundError,
-)
+from jetstream import JetStream, StreamNameInUseError
 
+from .bucket import Bucket, delete_bucket
+from .config import ObjectStoreConfig, ObjectStoreStatus, stream_config_for
 from .errors import BadBucketError, BucketExistsError, BucketNotFoundError
-from .models import ObjectStoreConfig, ObjectStoreStatus
 from .store import ObjectStore
-from .subjects import OBJ_STREAM_PREFIX, all_chunks, all_meta, bucket_of_stream, stream_name, validate_bucket
+from .subjects import ALL_BUCKETS_CHUNKS, OBJ_STREAM_PREFIX, bucket_of_stream
 
 __all__ = ["Client", "JetStreamContext", "connect", "bind_object_store", "stream_config_for"]
 
 
-def stream_config_for(config: ObjectStoreConfig) -> StreamConfig:
-    """The stream config nats.go writes for a bucket (wire.md 3.3)."""
-    bucket = validate_bucket(config.bucket)
-    storage = (config.storage or "file").lower()
-    if storage not in ("file", "memory"):
-        raise BadBucketError(f"storage must be 'file' or 'memory', not {config.storage!r}")
-    if config.replicas is not None and not 0 <= int(config.replicas) <= 5:
-        raise BadBucketError("replicas must be between 1 and 5 (0 means 1)")
-    ttl = config.ttl_seconds
-    if ttl is not None and ttl < 0:
-        raise BadBucketError("ttl must not be negative")
-    max_bytes = config.max_bytes if config.max_bytes and config.max_bytes > 0 else -1
-    return StreamConfig(
-        name=stream_name(bucket),
-        description=config.description or None,
-        subjects=[all_chunks(bucket), all_meta(bucket)],
-        max_age=ttl or 0,
-        max_bytes=max_bytes,
-        storage=storage,
-        num_replicas=int(config.replicas or 1),
-        placement=config.placement,
-        discard="new",
-        allow_rollup_hdrs=True,
-        allow_direct=True,
-        metadata=dict(config.metadata) if config.metadata else None,
-        compression="s2" if config.compression else "none",
-    )
-
-
 async def bind_object_store(js: JetStream, bucket: str) -> ObjectStore:
     """Bind an existing bucket by its stream name (works on mirrors). Raises BucketNotFoundError."""
-    validate_bucket(bucket)
-    try:
-        info = await js.stream_info(stream_name(bucket))
-    except StreamNotFoundError as err:
-        raise BucketNotFoundError(f"bucket {bucket!r} not found") from err
-    return ObjectStore(js, bucket, info)
+    handle, info = await Bucket.bind(js, bucket)
+    return ObjectStore.from_bucket(handle, info)
 
 
 class JetStreamContext(JetStream):
@@ -95,7 +60,7 @@ class JetStreamContext(JetStream):
             info = await self.add_stream(stream_cfg)
         except StreamNameInUseError as err:
             raise BucketExistsError(f"bucket {cfg.bucket!r} exists with a different configuration") from err
-        return ObjectStore(self, cfg.bucket, info)
+        return ObjectStore.from_bucket(Bucket(self, cfg.bucket, info), info)
 
     async def object_store(self, bucket: str) -> ObjectStore:
         """Bind an existing bucket. Raises BucketNotFoundError, BadBucketError."""
@@ -103,15 +68,11 @@ class JetStreamContext(JetStream):
 
     async def delete_object_store(self, bucket: str) -> bool:
         """Delete a bucket and every object in it. Raises BucketNotFoundError."""
-        validate_bucket(bucket)
-        try:
-            return await self.delete_stream(stream_name(bucket))
-        except StreamNotFoundError as err:
-            raise BucketNotFoundError(f"bucket {bucket!r} not found") from err
+        return await delete_bucket(self, bucket)
 
     async def object_store_names(self) -> list[str]:
         """Names of every object-store bucket."""
-        names = await self.stream_names(subject="$O.*.C.>")
+        names = await self.stream_names(subject=ALL_BUCKETS_CHUNKS)
         return sorted(bucket_of_stream(n) for n in names if n.startswith(OBJ_STREAM_PREFIX))
 
     async def object_stores(self) -> list[ObjectStoreStatus]:

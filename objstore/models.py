@@ -19,17 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Union
 
-from jetstream import Placement, StreamInfo
 from jetstream.codec import format_time, parse_time
-from protocol import BadHeaderError, Headers, NatsError, encode_headers
+from protocol import Headers, NatsError
 
-from .digest import decode_digest
-from .errors import BadObjectHeaderError, BadObjectMetaError
+from .chunks import decode_digest
+from .errors import BadObjectMetaError
 from .subjects import VALID_BUCKET_RE
 
 __all__ = [
@@ -39,13 +37,9 @@ __all__ = [
     "ObjectMetaOptions",
     "ObjectMeta",
     "ObjectInfo",
-    "ObjectStoreConfig",
-    "ObjectStoreStatus",
     "headers_from_json",
     "headers_to_json",
     "parse_meta",
-    "validate_headers",
-    "validate_object_meta",
 ]
 
 DEFAULT_CHUNK_SIZE = 128 * 1024
@@ -58,7 +52,8 @@ _MAX_COUNT = 2**63 - 1
 
 
 # Reading foreign JSON: strict types, one error class --------------------------------------------
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """A JSON-ish name of ``value``'s type for error messages (``null`` for None)."""
     return "null" if value is None else type(value).__name__
 
 
@@ -66,7 +61,7 @@ def _opt_str(data: Mapping[str, Any], key: str) -> Optional[str]:
     value = data.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise BadObjectMetaError(f"object meta field {key!r} must be a string, not {_type_name(value)}")
+    raise BadObjectMetaError(f"object meta field {key!r} must be a string, not {type_name(value)}")
 
 
 def _opt_count(data: Mapping[str, Any], key: str) -> Optional[int]:
@@ -88,10 +83,10 @@ def _str_map(value: Any, what: str) -> Optional[dict[str, str]]:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise BadObjectMetaError(f"object {what} must be a JSON object, not {_type_name(value)}")
+        raise BadObjectMetaError(f"object {what} must be a JSON object, not {type_name(value)}")
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise BadObjectMetaError(f"object {what} must map strings to strings ({k!r:.40}: {_type_name(v)})")
+            raise BadObjectMetaError(f"object {what} must map strings to strings ({k!r:.40}: {type_name(v)})")
     return dict(value) or None
 
 
@@ -109,18 +104,18 @@ def headers_from_json(value: Any) -> Optional[Headers]:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise BadObjectMetaError(f"object headers must be a JSON object, not {_type_name(value)}")
+        raise BadObjectMetaError(f"object headers must be a JSON object, not {type_name(value)}")
     if not value:
         return None
     h = Headers()
     for k, v in value.items():
         if not isinstance(k, str):
-            raise BadObjectMetaError(f"object header name must be a string, not {_type_name(k)}")
+            raise BadObjectMetaError(f"object header name must be a string, not {type_name(k)}")
         for one in v if isinstance(v, list) else (v,):
             if one is None and not isinstance(v, list):
                 continue
             if not isinstance(one, str):
-                raise BadObjectMetaError(f"object header {k!r:.40} value must be a string, not {_type_name(one)}")
+                raise BadObjectMetaError(f"object header {k!r:.40} value must be a string, not {type_name(one)}")
             h.add(k, one)
     return h
 
@@ -149,7 +144,7 @@ class ObjectLink:
         """Raises :class:`BadObjectMetaError` unless ``bucket`` is a valid bucket name and
         ``name`` a string (or absent: a bucket link)."""
         if not isinstance(data, Mapping):
-            raise BadObjectMetaError(f"object link must be a JSON object, not {_type_name(data)}")
+            raise BadObjectMetaError(f"object link must be a JSON object, not {type_name(data)}")
         bucket = data.get("bucket")
         if not isinstance(bucket, str) or not VALID_BUCKET_RE.fullmatch(bucket):
             raise BadObjectMetaError(f"object link has an invalid bucket: {bucket!r:.60}")
@@ -181,7 +176,7 @@ class ObjectMetaOptions:
         if data is None:
             return None
         if not isinstance(data, Mapping):
-            raise BadObjectMetaError(f"object options must be a JSON object, not {_type_name(data)}")
+            raise BadObjectMetaError(f"object options must be a JSON object, not {type_name(data)}")
         if not data:
             return None
         link = data.get("link")
@@ -299,7 +294,7 @@ class ObjectInfo:
         (``""``, Go's zero time, a number: it becomes ``None``; the message timestamp is used).
         """
         if not isinstance(data, Mapping):
-            raise BadObjectMetaError(f"object meta is not a JSON object but {_type_name(data)}")
+            raise BadObjectMetaError(f"object meta is not a JSON object but {type_name(data)}")
         try:
             name = data.get("name")
             if not isinstance(name, str) or not name:
@@ -368,118 +363,3 @@ def parse_meta(data: bytes) -> ObjectInfo:
     except (ValueError, TypeError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise BadObjectMetaError(f"object meta is not valid JSON: {str(err)[:200]}") from None
     return ObjectInfo.from_json(obj)
-
-
-# Checking what we write: refused before anything is published -------------------------------------
-def validate_headers(headers: Any) -> Optional[Headers]:
-    """Object headers as :class:`Headers` (``None`` when empty), or :class:`BadObjectHeaderError`.
-
-    The name and CR/LF rules are protocol's (``encode_headers``, ADR-4: names are printable
-    ASCII without ``:``, so no space, control character or NUL, and not empty; values are
-    strings without CR or LF); NUL in a value is refused here as well, since other clients
-    hand object headers to HTTP and C APIs where it ends the string."""
-    if headers is None:
-        return None
-    try:
-        h = headers if isinstance(headers, Headers) else Headers(headers)
-    except (TypeError, ValueError) as err:
-        raise BadObjectHeaderError(f"object headers must map names to strings or lists of strings: {err}") from None
-    try:
-        encode_headers(h)
-    except BadHeaderError as err:
-        raise BadObjectHeaderError(f"object header refused: {err}") from None
-    for name, value in h.multi_items():
-        if "\x00" in value:
-            raise BadObjectHeaderError(f"object header {name!r} value contains NUL")
-    return h or None
-
-
-def _check_filename(filename: Any) -> None:
-    # put writes ``Content-Disposition: attachment; filename="<filename>"``: a quote or a
-    # backslash would end or escape the quoted-string (RFC 6266), a control character the line.
-    try:
-        text = os.fspath(filename)
-    except TypeError:
-        text = filename
-    if not isinstance(text, str):
-        raise BadObjectHeaderError(f"filename must be a string, not {_type_name(filename)}")
-    bad = next((c for c in text if c in '"\\' or ord(c) < 32 or ord(c) == 127), None)
-    if bad is not None:
-        raise BadObjectHeaderError(f"filename {text!r:.60} contains {bad!r}, which cannot go in Content-Disposition")
-
-
-def validate_object_meta(
-    *, description: Any = None, headers: Any = None, metadata: Any = None, filename: Any = None
-) -> None:
-    """Refuse, before anything is published, what :func:`parse_meta` would not read back:
-    headers (:func:`validate_headers`) and ``filename`` raise :class:`BadObjectHeaderError`; a
-    ``description`` that is not a string or ``metadata`` that is not a map of strings to
-    strings raise :class:`BadObjectMetaError`. ``None`` means "not given" for each."""
-    validate_headers(headers)
-    if filename:
-        _check_filename(filename)
-    if description is not None and not isinstance(description, str):
-        raise BadObjectMetaError(f"description must be a string, not {_type_name(description)}")
-    if metadata is not None:
-        if not isinstance(metadata, Mapping):
-            raise BadObjectMetaError(f"metadata must be a mapping of strings to strings, not {_type_name(metadata)}")
-        for k, v in metadata.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise BadObjectMetaError(f"metadata must map strings to strings ({k!r:.40}: {_type_name(v)})")
-
-
-def _ttl_seconds(ttl: Union[timedelta, float, int, None]) -> Optional[float]:
-    if ttl is None:
-        return None
-    if isinstance(ttl, timedelta):
-        return ttl.total_seconds()
-    return float(ttl)
-
-
-@dataclass
-class ObjectStoreConfig:
-    """Bucket configuration. ``ttl`` is a ``timedelta`` or seconds."""
-
-    bucket: str = ""
-    description: Optional[str] = None
-    ttl: Union[timedelta, float, None] = None
-    max_bytes: int = -1
-    storage: str = "file"
-    replicas: int = 1
-    placement: Optional[Placement] = None
-    metadata: Optional[dict[str, str]] = None
-    compression: bool = False
-
-    @property
-    def ttl_seconds(self) -> Optional[float]:
-        return _ttl_seconds(self.ttl)
-
-
-@dataclass
-class ObjectStoreStatus:
-    """Bucket status from its stream info. ``count`` is the number of live (not deleted) objects;
-    ``bad_metas`` the number of meta subjects whose latest message does not parse (skipped by
-    ``list()`` and ``watch()``, each logged as a warning; ``store.check()`` lists them)."""
-
-    bucket: str
-    description: Optional[str]
-    ttl: Optional[timedelta]
-    storage: str
-    replicas: int
-    sealed: bool
-    size: int
-    count: int
-    backing_store: str = "JetStream"
-    metadata: Optional[dict[str, str]] = None
-    compression: bool = False
-    stream_info: Optional[StreamInfo] = field(default=None, repr=False)
-    bad_metas: int = 0
-
-    # nats-py names
-    @property
-    def storage_type(self) -> str:
-        return self.storage
-
-    @property
-    def is_compressed(self) -> bool:
-        return self.compression

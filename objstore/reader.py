@@ -1,46 +1,41 @@
-"""``ObjectReader``: an object's chunks as an async iterator, verified at the end.
+"""``ObjectReader``: an object's chunks as an async iterator, verified at the end; and the
+reader-to-file paths (``write_all``, ``verified_chunks``).
 
-Small objects are read with direct gets (one chunk: a single get; up to 64 chunks and 8 MiB on a
-single-replica bucket: one batched direct get, server 2.11+, falling back to a consumer where it
-is not available); larger ones through an ordered consumer on the object's chunk subject, whose
-flow control keeps the in-flight window small whatever the object size. Size, chunk count and SHA-256 are checked when the last chunk arrives:
-:class:`DigestMismatchError` (or :class:`ChunkMissingError`) instead of corrupt data, and an
-idle timeout that restarts on every chunk instead of a hang on a missing one.
+The reader picks one :class:`~objstore.chunk_sources.ChunkSource` when the first chunk is asked
+for (a single direct get, a batched direct get, or an ordered consumer: the first available, in
+order of cost), and the per-chunk loop never branches on the strategy. Size, chunk count and SHA-256 are
+checked by :class:`~objstore.chunks.ChunkVerifier` when the last chunk arrives:
+:class:`DigestMismatchError` (or :class:`ChunkMissingError`) instead of corrupt data, and an idle
+timeout that restarts on every chunk instead of a hang on a missing one.
 
-``write_all`` streams a reader into a binary file (``ObjectStore.get(writeinto=...)``) with
-bounded memory, the writes done in a worker thread; when the read fails (a digest, size or
-chunk-count mismatch, a missing chunk, a timeout), a seekable file is cut back to where it
-started, so that unverified bytes never stay behind as if they were good.
+``write_all`` streams a reader into a binary file (``ObjectStore.get(writeinto=...)`` and the
+CLI's ``get``) with bounded memory, the writes done in a worker thread; when the read fails (a
+digest, size or chunk-count mismatch, a missing chunk, a timeout), a seekable file is cut back to
+where it started, so that unverified bytes never stay behind as if they were good.
 ``verified_chunks`` reads and verifies a whole object before it yields anything, holding it in
 memory up to a bound and spooling it to a temporary file above that.
+
+Must not read metas or resolve links (the store hands it a resolved ``ObjectInfo``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
-from jetstream import JetStreamError, MessageNotFoundError, OrderedConsumer
 from protocol import NatsTimeoutError
 
-from .digest import decode_digest
-from .errors import ChunkMissingError, DigestMismatchError
-from .hashing import Hasher
+from .bucket import Bucket
+from .chunk_sources import ChunkSource, DirectBatch, DirectSingle, OrderedChunks
+from .chunks import ChunkVerifier
+from .errors import DigestMismatchError
 from .models import ObjectInfo
-from .subjects import chunk_subject
 
-if TYPE_CHECKING:
-    from .store import ObjectStore
-
-__all__ = ["ObjectReader", "write_all", "verified_chunks", "DEFAULT_SPOOL_OVER"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_SPOOL_OVER", "ObjectReader", "verified_chunks", "write_all"]
 
 DEFAULT_IDLE_TIMEOUT = 30.0
-# Objects up to this size are read with one batched direct get instead of a consumer.
-_BATCH_MAX_CHUNKS = 64
-_BATCH_MAX_BYTES = 8 * 1024 * 1024
-
-
+# The reader ---------------------------------------------------------------------------------------
 class ObjectReader:
     """``async with store.reader(name) as r: async for chunk in r: ...`` (bytes chunks).
 
@@ -49,19 +44,27 @@ class ObjectReader:
     no chunk arrives for ``idle_timeout`` seconds.
     """
 
-    def __init__(self, store: "ObjectStore", info: ObjectInfo, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT) -> None:
-        self._store = store
+    def __init__(self, bucket: Bucket, info: ObjectInfo, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT) -> None:
+        self.bucket = bucket
         self.info = info
         self.idle_timeout = idle_timeout
-        self._sha = Hasher()
-        self.bytes_read = 0
-        self.chunks_read = 0
-        self._oc: Optional[OrderedConsumer] = None
-        self._batch: Any = None  # an async iterator of a batched direct get, for small objects
+        self._verifier = ChunkVerifier.for_object(info.name, info.size, info.chunks, info.digest)
+        self._source: Optional[ChunkSource] = None
         self._done = info.chunks == 0 and info.size == 0
-        self._verified = False
         if self._done:
-            self._verify()
+            self._verifier.finish()
+
+    @property
+    def bytes_read(self) -> int:
+        return self._verifier.bytes
+
+    @property
+    def chunks_read(self) -> int:
+        return self._verifier.count
+
+    @property
+    def verified(self) -> bool:
+        return self._verifier.verified
 
     async def __aenter__(self) -> "ObjectReader":
         return self
@@ -70,131 +73,57 @@ class ObjectReader:
         await self.close()
 
     async def close(self) -> None:
-        batch, self._batch = self._batch, None
-        if batch is not None:
-            await batch.aclose()
-        oc, self._oc = self._oc, None
-        if oc is not None:
-            await oc.close()
+        source, self._source = self._source, None
+        if source is not None:
+            await source.close()
 
     def __aiter__(self) -> "ObjectReader":
         return self
+
+    async def _open(self) -> ChunkSource:
+        """Pick the source, once: the first that is available, in order of cost."""
+        bucket, info = self.bucket, self.info
+        if DirectSingle.fits(bucket, info):
+            source: ChunkSource = DirectSingle(bucket, info)
+            if await source.open():
+                return source
+        if DirectBatch.fits(bucket, info):
+            source = DirectBatch(bucket, info)
+            if await source.open():
+                return source
+        source = OrderedChunks(bucket, info, self.idle_timeout)
+        await source.open()
+        return source
 
     async def __anext__(self) -> bytes:
         if self._done:
             await self.close()
             raise StopAsyncIteration
-        info = self.info
-        if info.chunks == 1 and self.chunks_read == 0 and self._oc is None:
-            chunk = await self._direct_single()
-            if chunk is not None:
-                return self._take(chunk, last=True)
-        if self._batch is None and self._oc is None and self.chunks_read == 0 and self._batchable():
-            # A few chunks on a single-replica bucket: one batched direct get streams them all
-            # (server 2.11+), with no consumer to create and delete.
-            self._batch = self._store._js.direct_get_batch(
-                self._store.stream_name, info.chunks, next_by_subj=chunk_subject(self._store.bucket, info.nuid)
-            )
-        if self._batch is not None:
-            try:
-                stored = await self._batch.__anext__()
-            except StopAsyncIteration:  # the batch ended early: chunks are missing
-                self._batch = None
-                self._done = True
-                self._verify()  # raises ChunkMissingError: fewer chunks than the meta says
-                raise
-            except JetStreamError:
-                if self.chunks_read:
-                    raise
-                self._batch = None  # no batch support (server < 2.11) or no direct get: consumer
-            else:
-                return self._take(stored.data, last=self.chunks_read + 1 >= info.chunks)
-        oc = self._oc
-        if oc is None:
-            oc = self._oc = OrderedConsumer(
-                self._store._js,
-                self._store.stream_name,
-                filter_subject=chunk_subject(self._store.bucket, info.nuid),
-                idle_timeout=self.idle_timeout,
-            )
-            await oc.start()
-            if oc.num_pending == 0 and not await self._more_on_leader(0):
-                await self.close()
-                raise ChunkMissingError(f"object {info.name!r}: no chunks stored (expired or purged)")
+        source = self._source
+        if source is None:
+            source = self._source = await self._open()
         try:
-            msg = await oc.__anext__()
+            chunk = await source.next()
         except NatsTimeoutError:
             await self.close()
             raise
-        md = msg.metadata
-        last = self.chunks_read + 1 >= info.chunks
-        if not last and md.num_pending == 0 and not await self._more_on_leader(md.stream_seq):
-            last = True  # nothing stored after this one: _verify reports the missing chunks
-        return self._take(msg.data, last=last)
-
-    def _batchable(self) -> bool:
-        info = self.info
-        store = self._store
-        return store.replicas == 1 and getattr(store, "_direct", False) and 1 < info.chunks <= _BATCH_MAX_CHUNKS and info.size <= _BATCH_MAX_BYTES
-
-    async def _more_on_leader(self, after_seq: int) -> bool:
-        """Whether a chunk of this object is stored after stream sequence ``after_seq``.
-
-        A single-replica bucket's consumer counts pending messages exactly, so "0 pending" is
-        final. A replicated bucket's (R1, ephemeral) consumer may run on a follower that lags
-        behind the leader and report 0 pending early: ask the leader.
-        """
-        store = self._store
-        if store.replicas == 1:
-            return False
-        subject = chunk_subject(store.bucket, self.info.nuid)
-        try:
-            await store._js.get_msg(store.stream_name, after_seq + 1, next_by_subj=subject)
-        except MessageNotFoundError:
-            return False
-        return True
-
-    async def _direct_single(self) -> Optional[bytes]:
-        store = self._store
-        try:
-            stored = await store._js.direct_get(store.stream_name, last_by_subj=chunk_subject(store.bucket, self.info.nuid))
-        except MessageNotFoundError:
-            if store.replicas > 1:
-                return None  # a replica may lag: let the consumer path (leader) decide
-            raise ChunkMissingError(f"object {self.info.name!r}: its chunk is gone (expired or purged)") from None
-        except JetStreamError:
-            return None
-        return stored.data
-
-    def _take(self, chunk: bytes, last: bool) -> bytes:
-        self._sha.update(chunk)
-        self.bytes_read += len(chunk)
-        self.chunks_read += 1
-        if self.bytes_read > self.info.size:
+        verifier = self._verifier
+        if chunk is None:  # the stream has fewer chunks than the meta says
             self._done = True
-            raise DigestMismatchError(f"object {self.info.name!r}: more data than its size {self.info.size}")
-        if last:
+            verifier.finish()  # raises ChunkMissingError
+            raise StopAsyncIteration
+        try:
+            verifier.take(chunk)
+            if source.last:
+                self._done = True
+                verifier.finish()
+        except DigestMismatchError:
             self._done = True
-            self._verify()
+            raise
         return chunk
 
-    def _verify(self) -> None:
-        info = self.info
-        if self.chunks_read != info.chunks or self.bytes_read != info.size:
-            cls = ChunkMissingError if self.chunks_read < info.chunks else DigestMismatchError
-            raise cls(
-                f"object {info.name!r}: read {self.bytes_read} bytes in {self.chunks_read} chunks, "
-                f"expected {info.size} bytes in {info.chunks} chunks"
-            )
-        if info.digest and self._sha.digest() != decode_digest(info.digest):
-            raise DigestMismatchError(f"object {info.name!r}: received data does not match its SHA-256 digest")
-        self._verified = True
 
-    @property
-    def verified(self) -> bool:
-        return self._verified
-
-
+# Reader to file -----------------------------------------------------------------------------------
 _WRITE_BATCH = 1024 * 1024
 
 

@@ -1,91 +1,69 @@
-"""``ObjectStore``: put, get, get_info, delete, list, watch, status, seal, update_meta, links.
+"""``ObjectStore``: one bucket's verbs (put, get, get_info, delete, list, watch, status, seal,
+update_meta, links, health), each a few lines composing the parts. Must not hold the pipelines
+themselves: chunking and verification are ``chunks``, the put is ``writer.ObjectWriter``, the
+read ``reader.ObjectReader``, metas ``metas.Metas``, purges ``cleanup``, the stream handle
+``bucket.Bucket``.
 
-Composed from ``writer`` (chunking), ``reader`` (verified chunk reads, ``writeinto``),
-``watch`` (``ObjectWatcher``, behind ``watch`` and ``list``) and ``jetstream`` (Publisher,
-direct get, purge). JetStream errors are translated into
-object-store errors with ``raise ... from``. Puts never lose data: chunks go to a fresh nuid,
-the meta (with ``Nats-Rollup: sub``) replaces the previous version only after every chunk is
-acknowledged, and any failure purges the partial chunks and leaves the old version readable.
+Puts never lose data: chunks go to a fresh nuid, the meta (with ``Nats-Rollup: sub``) replaces
+the previous version only after every chunk is acknowledged, and any failure purges the partial
+chunks and leaves the old version readable. JetStream errors are translated into object-store
+errors with ``raise ... from``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import json
-import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable, Optional
+from typing import Any, AsyncIterator, Optional
 
-from jetstream import (
-    APIError,
-    JetStream,
-    JetStreamNotEnabledError,
-    MessageNotFoundError,
-    NoStreamResponseError,
-    StoredMsg,
-    StreamInfo,
-    StreamNotFoundError,
-    WrongLastSequenceError,
-)
-from jetstream.publish import HDR_EXPECTED_LAST_SUBJ_SEQ, HDR_ROLLUP, ROLLUP_SUBJECT
-from protocol import MAX_CONTROL_LINE, ConnectionClosedError, Headers, NatsError, NatsTimeoutError, PermissionViolationError, encode_headers, next_nuid
+from jetstream import JetStream, StreamInfo
+from protocol import Headers, next_nuid
 
 from . import health as _health
-from .cleanup import DEFAULT_CLEANUP_TIMEOUT, purge_failed_put, purge_until_gone
-
-from .digest import encode_digest
-from .hashing import Hasher
+from .bucket import Bucket
+from .cleanup import DEFAULT_CLEANUP_TIMEOUT, purge_deleted
+from .config import ObjectStoreStatus
 from .errors import (
     BadObjectMetaError,
-    BucketNotFoundError,
-    CleanupFailedError,
     LinkIsABucketError,
     LinkNotAllowedError,
-    MetaTooLargeError,
     ObjectAlreadyExists,
     ObjectDeletedError,
     ObjectNotFoundError,
-    ObjectStoreError,
 )
-from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, ObjectStoreStatus, parse_meta, validate_object_meta
+from .findings import HealthReport, Orphan
+from .inputs import Source, resolve_source
+from .metas import Metas
+from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectLink, ObjectMeta, ObjectMetaOptions, parse_meta
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
-from .subjects import chunk_subject, meta_subject, stream_name, validate_object_name
+from .subjects import validate_object_name
+from .validate import validate_object_meta
 from .watch import ObjectWatcher, scan_latest
-from .writer import Source, check_source, iter_chunks
+from .writer import ObjectWriter, Progress
 
 __all__ = ["ObjectStore", "ObjectWatcher"]
-
-_ROLLUP = Headers({HDR_ROLLUP: ROLLUP_SUBJECT})
-_ROLLUP_NEW = encode_headers({HDR_ROLLUP: ROLLUP_SUBJECT, HDR_EXPECTED_LAST_SUBJ_SEQ: "0"})
-_KNOWN_MAX = 4096
-log = logging.getLogger("objstore")
-# The meta is sized before upload with the widest values it can take (a 20-digit size and
-# chunk count, a SHA-256 digest) and room for its headers (rollup, compare-and-set sequence).
-_WIDEST = 10**19
-_WIDEST_DIGEST = "SHA-256=" + "A" * 43 + "="
-_META_HEADER_ROOM = 128
-# Room on a publish's control line besides the subject: the reply inbox and two sizes.
-_CONTROL_LINE_ROOM = 160
-_REPLACE_ATTEMPTS = 10
-Progress = Callable[[int, Optional[int]], Any]
 
 
 class ObjectStore:
     """One bucket. Get it from ``js.object_store(bucket)`` or ``js.create_object_store(...)``."""
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo) -> None:
-        self._js = js
-        self._nc = js.connection
-        self.bucket = bucket
-        self.name = bucket
-        self.stream_name = stream_name(bucket)
+        self._init(Bucket(js, bucket, info), info)
+
+    @classmethod
+    def from_bucket(cls, handle: Bucket, info: StreamInfo) -> "ObjectStore":
+        """The store over a bound bucket handle (``Bucket.bind``)."""
+        store = cls.__new__(cls)
+        store._init(handle, info)
+        return store
+
+    def _init(self, handle: Bucket, info: StreamInfo) -> None:
+        self.handle = handle  # the narrow handle the writer, reader, watcher and health take
+        self.bucket = handle.name
+        self.name = handle.name
+        self.stream_name = handle.stream
         self.stream_info = info
-        cfg = info.config
-        self.replicas = cfg.num_replicas or 1
-        self._direct = self.replicas == 1 and bool(cfg.allow_direct)
-        self._max_msg_size = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
-        self._known: dict[str, None] = {}
+        self.replicas = handle.replicas
+        self._metas = Metas(handle)
         # How long a failed put (or a delete) keeps trying to purge chunks through reconnects
         # and leader elections before it raises CleanupFailedError naming the nuid.
         self.cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
@@ -93,11 +71,17 @@ class ObjectStore:
     def __repr__(self) -> str:
         return f"<ObjectStore bucket={self.bucket!r}>"
 
+    async def _other(self, bucket: str) -> "ObjectStore":
+        """This store, or another bucket's bound on the same JetStream context (links)."""
+        if bucket == self.bucket:
+            return self
+        return ObjectStore.from_bucket(*await Bucket.bind(self.handle.js, bucket))
+
     # Reading meta --------------------------------------------------------------------------------
     async def get_info(self, name: str, show_deleted: bool = False) -> ObjectInfo:
         """The object's info. Raises ObjectNotFoundError, ObjectDeletedError (a subclass, when it
         was deleted and ``show_deleted`` is false), BadObjectMetaError, BucketNotFoundError."""
-        stored = await self._fetch_meta(name)
+        stored = await self._metas.fetch(name)
         try:
             info = parse_meta(stored.data)
         except BadObjectMetaError as err:
@@ -106,36 +90,6 @@ class ObjectStore:
         if info.deleted and not show_deleted:
             raise ObjectDeletedError(f"object {name!r} was deleted")
         return info
-
-    async def _fetch_meta(self, name: str) -> StoredMsg:
-        """The stored meta message of ``name``. Raises ObjectNotFoundError, BucketNotFoundError."""
-        validate_object_name(name)
-        subject = meta_subject(self.bucket, name)
-        try:
-            if self._direct:
-                try:
-                    stored = await self._js.direct_get(self.stream_name, last_by_subj=subject)
-                except JetStreamNotEnabledError:
-                    # No direct-get responder (a mirror without allow_direct, or the stream is
-                    # gone): ask the leader, which also tells "stream not found" apart.
-                    stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
-            else:  # read-after-write consistent on replicated buckets
-                stored = await self._js.get_msg(self.stream_name, last_by_subj=subject)
-        except MessageNotFoundError:
-            self._known.pop(name, None)
-            raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket!r}") from None
-        except StreamNotFoundError as err:
-            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
-        self._remember(name)
-        return stored
-
-    def _remember(self, name: str) -> None:
-        """Names seen to exist here: ``put`` looks up the previous version only for those."""
-        known = self._known
-        if name not in known:
-            if len(known) >= _KNOWN_MAX:
-                del known[next(iter(known))]
-            known[name] = None
 
     async def _maybe_info(self, name: str) -> Optional[ObjectInfo]:
         try:
@@ -163,8 +117,8 @@ class ObjectStore:
         ``data``: bytes, bytearray, memoryview (or another bytes-like), str (UTF-8), a binary file
         object or an (async) iterable of bytes-likes; anything else (a dict, a list of ints, str
         items, a text-mode file, None) raises UnsupportedSourceError before anything is sent, as
-        bad headers or filename raise BadObjectHeaderError (see ``writer.check_source`` and
-        ``models.validate_object_meta``). ``meta`` (an ObjectMeta) may carry
+        bad headers or filename raise BadObjectHeaderError (see ``inputs.check_source`` and
+        ``validate.validate_object_meta``). ``meta`` (an ObjectMeta) may carry
         name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
         the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
@@ -180,219 +134,23 @@ class ObjectStore:
                 chunk_size = chunk_size or meta.options.effective_chunk_size
         validate_object_name(name)
         validate_object_meta(description=description, headers=headers, metadata=metadata, filename=filename)
-        check_source(data)
+        source = resolve_source(data)
         if filename:
             headers = Headers(headers) if headers else Headers()
             headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
-        requested = chunk_size or DEFAULT_CHUNK_SIZE
-        cs = min(requested, self._nc.max_payload, self._max_msg_size or requested)
-        if cs < 1:
-            raise BadObjectMetaError("chunk size must be positive")
-        nuid = next_nuid()
-        subject = chunk_subject(self.bucket, nuid)
-        sha = Hasher()
-        size = chunks = 0
-        total = size_hint if size_hint is not None else _len_of(data)
+        plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total)
         info = ObjectInfo(
             name=name,
             bucket=self.bucket,
-            nuid=nuid,
+            nuid=next_nuid(),
             description=description or None,
             headers=Headers(headers) if headers else None,
             metadata=dict(metadata) if metadata else None,
-            options=ObjectMetaOptions(max_chunk_size=cs),
+            options=ObjectMetaOptions(max_chunk_size=plan.chunk_size),
         )
-        self._check_meta_size(info)
-        # For a name known to exist, the previous version is looked up while the chunks are
-        # sent; for others the meta is published expecting no previous version, and a conflict
-        # reports the sequence of the one that exists (see _publish_meta_replacing).
-        existing_task = asyncio.get_running_loop().create_task(self._previous(name)) if name in self._known else None
-        # What became of the chunks if the put fails: whether some chunk's fate is unknown (it
-        # may be stored even after a purge) and whether any was stored. Neither: nothing to purge.
-        unknown = stored = False
-        try:
-            if total is not None and total <= cs:
-                # One chunk at most: a plain acknowledged publish, no pipeline to set up.
-                async for chunk in iter_chunks(data, cs):
-                    sha.update(chunk)
-                    size, chunks = len(chunk), 1
-                    unknown = True
-                    try:
-                        await self._js.publish(subject, chunk)
-                    except (APIError, NoStreamResponseError, PermissionViolationError):
-                        unknown = False  # refused, or no stream answered: not stored
-                        raise
-                    unknown, stored = False, True
-            else:
-                pub = self._js.publisher(max_pending_bytes=max(16 * cs, 8 * 1024 * 1024))
-                await pub.start()
-                try:
-                    reported = 0
-                    async for chunk in iter_chunks(data, cs):
-                        sha.update(chunk)
-                        size += len(chunk)
-                        chunks += 1
-                        await pub.publish(subject, chunk)
-                        if progress is not None and pub.acked_bytes != reported:
-                            reported = pub.acked_bytes
-                            progress(reported, total)
-                    await pub.wait()
-                    stored = chunks > 0
-                except BaseException:
-                    # Every chunk must be settled (stored, refused, withdrawn unsent, or of
-                    # unknown fate) before the purge: one stored after it would leak. Until the
-                    # account is in (a second cancellation may cut the wait), assume the worst.
-                    unknown = stored = True
-                    settled = await asyncio.shield(pub.settle())
-                    unknown, stored = settled.unknown > 0, pub.acked > 0
-                    raise
-                finally:
-                    await pub.close()
-            info.size, info.chunks = size, chunks
-            info.digest = encode_digest(sha.digest())
-            existing, existing_seq = await existing_task if existing_task is not None else (None, 0)
-            info.mtime = datetime.now(timezone.utc)
-            existing = await self._publish_meta_replacing(info, existing, existing_seq)
-        except BaseException as err:
-            if existing_task is not None:
-                existing_task.cancel()
-            if isinstance(err, _MetaFateUnknown):
-                raise err.as_error(self.bucket, nuid) from err.__cause__
-            if unknown or stored:
-                await asyncio.shield(self._purge_failed_put(nuid, subject, unknown, err))
-            raise
-        if existing is not None and not existing.deleted and existing.nuid and existing.nuid != nuid:
-            await self._purge_replaced(existing.nuid)
-        if progress is not None:
-            progress(size, total)
-        return info
-
-    def _check_meta_size(self, info: ObjectInfo) -> None:
-        """Refuse, before any chunk is sent, a meta that could not be stored: sized with the
-        widest size, chunk count, digest and time it can get, plus the rollup and
-        compare-and-set headers, against max_payload and the stream's max_msg_size."""
-        # The meta subject carries the encoded name: with the reply inbox and sizes, the publish's
-        # control line must fit the protocol's 4096 bytes (the server closes the connection
-        # on a longer one; the connection refuses to send it).
-        line = len("HPUB  ") + len(meta_subject(self.bucket, info.name).encode("utf-8")) + _CONTROL_LINE_ROOM
-        if line > MAX_CONTROL_LINE:
-            raise MetaTooLargeError(
-                f"object name of {len(info.name.encode('utf-8'))} bytes is too long: its meta subject would not fit "
-                f"a {MAX_CONTROL_LINE}-byte protocol control line; nothing was uploaded"
-            )
-        probe = dataclasses.replace(info, size=_WIDEST, chunks=_WIDEST, digest=_WIDEST_DIGEST, mtime=datetime.now(timezone.utc))
-        need = len(json.dumps(probe.to_json(), separators=(",", ":")).encode("utf-8")) + _META_HEADER_ROOM
-        limits = [(self._nc.max_payload, "the server's max_payload")]
-        if self._max_msg_size:
-            limits.append((self._max_msg_size, "the bucket's max_msg_size"))
-        for limit, what in limits:
-            if need > limit:
-                raise MetaTooLargeError(
-                    f"object {info.name!r}: its meta (name, description, headers, metadata) needs up to {need} bytes, "
-                    f"more than {what} of {limit}; nothing was uploaded"
-                )
-
-    async def _previous(self, name: str) -> tuple[Optional[ObjectInfo], int]:
-        """The current version of ``name`` (deleted included) and its sequence; ``(None, 0)`` when
-        there is none. Unreadable meta gives ``(None, seq)``: it is replaced, its chunks unknown."""
-        try:
-            stored = await self._fetch_meta(name)
-        except ObjectNotFoundError:
-            return None, 0
-        try:
-            return parse_meta(stored.data), stored.seq
-        except BadObjectMetaError:
-            return None, stored.seq
-
-    async def _version_at(self, seq: int) -> Optional[ObjectInfo]:
-        try:
-            stored = await self._js.get_msg(self.stream_name, seq)
-            return parse_meta(stored.data)
-        except (MessageNotFoundError, BadObjectMetaError):
-            return None
-
-    async def _publish_meta_replacing(self, info: ObjectInfo, previous: Optional[ObjectInfo], expected: int) -> Optional[ObjectInfo]:
-        """Publish ``info``'s meta only if the meta subject's last sequence is ``expected`` (0: no
-        meta yet), so concurrent puts of one name never orphan each other's chunks. On a conflict
-        the server names the current sequence: read that version and try again. Returns the
-        version that was replaced (whose chunks the caller purges).
-
-        A publish whose ack never came (timeout, connection lost) may have been stored: the
-        meta subject is read back (through reconnects, within the cleanup bound) and, if it
-        holds this meta, the put succeeded; if it holds another, the publish is tried again
-        (compare-and-set makes that safe). When it cannot be read back, ``_MetaFateUnknown``:
-        the chunks must then be kept, since the meta naming them may exist."""
-        payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
-        subject = meta_subject(self.bucket, info.name)
-        for _ in range(_REPLACE_ATTEMPTS):
-            try:
-                if expected == 0:  # the usual case (a new name): a header block encoded once
-                    await self._js.publish(subject, payload, headers=_ROLLUP_NEW)
-                else:
-                    await self._js.publish(subject, payload, headers=_ROLLUP, expected_last_subject_seq=expected)
-            except WrongLastSequenceError as err:
-                seq = err.last_seq
-                if seq is None:
-                    previous, seq = await self._previous(info.name)
-                else:
-                    previous = await self._version_at(seq)
-                expected = seq
-                continue
-            except (NatsTimeoutError, ConnectionClosedError) as err:
-                if await self._meta_landed(info, err):
-                    self._remember(info.name)
-                    return previous
-                continue  # not stored: publish again (still compare-and-set)
-            self._remember(info.name)
-            return previous
-        raise ObjectStoreError(f"object {info.name!r} kept changing under concurrent updates; put abandoned")
-
-    async def _meta_landed(self, info: ObjectInfo, cause: BaseException) -> bool:
-        """Whether the stored meta of ``info.name`` is ``info`` (same nuid), read back through
-        reconnects within the cleanup bound. Raises ``_MetaFateUnknown`` when it cannot be read."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.cleanup_timeout
-        delay = 0.1
-        while True:
-            try:
-                stored = await self._fetch_meta(info.name)
-                try:
-                    return parse_meta(stored.data).nuid == info.nuid
-                except BadObjectMetaError:
-                    return False
-            except ObjectNotFoundError:
-                return False
-            except (NatsError, asyncio.TimeoutError) as err:
-                if loop.time() + delay >= deadline or self._nc.is_closed:
-                    raise _MetaFateUnknown(info.name, cause) from err
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-    async def _publish_meta(self, info: ObjectInfo) -> None:
-        payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
-        await self._js.publish(meta_subject(self.bucket, info.name), payload, headers=_ROLLUP)
-
-    async def _purge_failed_put(self, nuid: str, subject: str, unknown: bool, cause: BaseException) -> None:
-        """Purge a failed put's chunks (see ``cleanup.purge_failed_put``). A put that was
-        cancelled stays cancelled: a cleanup failure is then logged (naming the nuid), not raised."""
-        try:
-            await purge_failed_put(
-                self._js, self.stream_name, self.bucket, nuid, subject, unknown=unknown, timeout=self.cleanup_timeout, cause=cause
-            )
-        except CleanupFailedError as err:
-            if not isinstance(cause, Exception):
-                log.warning("%s", err)
-                return
-            raise
-
-    async def _purge_replaced(self, nuid: str) -> None:
-        """Purge a replaced version's chunks. The put itself succeeded, so a failure here is
-        logged (naming the nuid, which ``orphans()``/``sweep()`` then find), not raised."""
-        loop = asyncio.get_running_loop()
-        try:
-            await purge_until_gone(self._js, self.stream_name, chunk_subject(self.bucket, nuid), loop.time() + self.cleanup_timeout)
-        except Exception as err:  # noqa: BLE001 - logged, see docstring
-            log.warning("chunks of replaced version %s in bucket %s could not be purged (%s); store.sweep() removes them", nuid, self.bucket, err)
+        self._metas.check_size(info)
+        writer = ObjectWriter(self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress)
+        return await writer.write()
 
     # Get -------------------------------------------------------------------------------------
     async def _resolve(self, name: str, show_deleted: bool = False) -> tuple["ObjectStore", ObjectInfo]:
@@ -404,7 +162,7 @@ class ObjectStore:
             return self, info
         if not link.name:
             raise LinkIsABucketError(f"object {name!r} is a link to bucket {link.bucket!r}")
-        store = self if link.bucket == self.bucket else await _bind(self._js, link.bucket)
+        store = await self._other(link.bucket)
         target = await store.get_info(link.name)
         if target.is_link():
             raise BadObjectMetaError(f"link {name!r} points to another link")
@@ -413,7 +171,7 @@ class ObjectStore:
     async def reader(self, name: str, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT, show_deleted: bool = False) -> ObjectReader:
         """A verified async iterator over the object's chunks (links followed)."""
         store, info = await self._resolve(name, show_deleted)
-        return ObjectReader(store, info, idle_timeout=idle_timeout)
+        return ObjectReader(store.handle, info, idle_timeout=idle_timeout)
 
     async def get(
         self,
@@ -480,19 +238,9 @@ class ObjectStore:
         info.size = info.chunks = 0
         info.digest = ""
         info.mtime = datetime.now(timezone.utc)
-        await self._publish_meta(info)
+        await self._metas.publish(info)
         if old_nuid:
-            subject = chunk_subject(self.bucket, old_nuid)
-            loop = asyncio.get_running_loop()
-            try:
-                await purge_until_gone(self._js, self.stream_name, subject, loop.time() + self.cleanup_timeout)
-            except Exception as err:  # noqa: BLE001 - the delete marker is written: say what is left
-                raise CleanupFailedError(
-                    f"object {name!r} is deleted but its chunks ({subject}) could not be purged: {err}; store.sweep() removes them",
-                    nuid=old_nuid,
-                    bucket=self.bucket,
-                    put_error=err,
-                ) from err
+            await purge_deleted(self.handle, name, old_nuid, self.cleanup_timeout)
         return True
 
     # Meta updates and links --------------------------------------------------------------------
@@ -527,9 +275,9 @@ class ObjectStore:
         if meta.options is not None and meta.options.link is not None and info.is_link():
             info.options = ObjectMetaOptions(link=meta.options.link, max_chunk_size=info.chunk_size)
         info.mtime = datetime.now(timezone.utc)
-        await self._publish_meta(info)
+        await self._metas.publish(info)
         if new_name != name:
-            await self._js.purge_stream(self.stream_name, subject=meta_subject(self.bucket, name))
+            await self.handle.js.purge_stream(self.stream_name, subject=self.handle.meta_subject(name))
         return info
 
     async def _maybe_live(self, name: str) -> bool:
@@ -538,16 +286,15 @@ class ObjectStore:
 
     async def _link_from_meta(self, name: str, meta: ObjectMeta, link: ObjectLink) -> ObjectInfo:
         if not link.name:
-            other = await _bind(self._js, link.bucket)
-            info = await self.add_bucket_link(name, other)
+            info = await self.add_bucket_link(name, await self._other(link.bucket))
         else:
-            store = self if link.bucket == self.bucket else await _bind(self._js, link.bucket)
+            store = await self._other(link.bucket)
             info = await self.add_link(name, await store.get_info(link.name))
         if meta.description or meta.headers or meta.metadata:
             info.description = meta.description or None
             info.headers = Headers(meta.headers) if meta.headers else None
             info.metadata = dict(meta.metadata) if meta.metadata else None
-            await self._publish_meta(info)
+            await self._metas.publish(info)
         return info
 
     async def _check_link_name(self, name: str) -> None:
@@ -573,7 +320,7 @@ class ObjectStore:
             options=ObjectMetaOptions(link=ObjectLink(bucket=obj.bucket or self.bucket, name=obj.name)),
             mtime=datetime.now(timezone.utc),
         )
-        await self._publish_meta(info)
+        await self._metas.publish(info)
         return info
 
     async def add_bucket_link(self, name: str, bucket: "ObjectStore") -> ObjectInfo:
@@ -589,7 +336,7 @@ class ObjectStore:
             options=ObjectMetaOptions(link=ObjectLink(bucket=bucket.bucket)),
             mtime=datetime.now(timezone.utc),
         )
-        await self._publish_meta(info)
+        await self._metas.publish(info)
         return info
 
     # Listing and watching ----------------------------------------------------------------------
@@ -603,107 +350,47 @@ class ObjectStore:
     ) -> "ObjectWatcher":
         """Latest info per object, then every update (``async for info in store.watch()``).
         ``meta_only`` is accepted for nats-py compatibility; watching never reads object data."""
-        return ObjectWatcher(self, include_history=include_history, ignore_deletes=ignore_deletes, updates_only=updates_only)
+        return ObjectWatcher(self.handle, include_history=include_history, ignore_deletes=ignore_deletes, updates_only=updates_only)
 
     async def list(self, ignore_deletes: bool = True, *, show_deleted: bool = False) -> list[ObjectInfo]:
         """Every object's latest info; deleted objects hidden unless ``show_deleted``. ``[]`` when empty.
         A malformed meta (another client's) is skipped with a warning on the ``objstore`` logger;
         ``status().bad_metas`` counts them, ``store.check()`` lists them."""
         hide = ignore_deletes and not show_deleted
-        infos, _ = await scan_latest(self)
+        infos, _ = await scan_latest(self.handle)
         return [info for info in infos if not (hide and info.deleted)]
 
     # Bucket ----------------------------------------------------------------------------------
     async def status(self) -> ObjectStoreStatus:
-        try:
-            si = await self._js.stream_info(self.stream_name)
-        except StreamNotFoundError as err:
-            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
+        """The bucket's status; ``count`` is the live objects, ``bad_metas`` the malformed metas."""
+        si = await self.handle.info()
         self.stream_info = si
-        cfg = si.config
-        infos, bad = await scan_latest(self)
+        infos, bad = await scan_latest(self.handle)
         count = sum(1 for info in infos if not info.deleted)
-        return ObjectStoreStatus(
-            bucket=self.bucket,
-            description=cfg.description,
-            ttl=timedelta(seconds=cfg.max_age) if cfg.max_age else None,
-            storage=_enum_value(cfg.storage) or "file",
-            replicas=cfg.num_replicas or 1,
-            sealed=bool(cfg.sealed),
-            size=si.state.bytes,
-            count=count,
-            bad_metas=len(bad),
-            metadata=dict(cfg.metadata) if cfg.metadata else None,
-            compression=_enum_value(cfg.compression) not in (None, "", "none"),
-            stream_info=si,
-        )
+        return ObjectStoreStatus.from_stream(self.bucket, si, count=count, bad_metas=len(bad))
 
     async def seal(self) -> bool:
         """Make the bucket read-only (one-way)."""
-        try:
-            si = await self._js.stream_info(self.stream_name)
-        except StreamNotFoundError as err:
-            raise BucketNotFoundError(f"bucket {self.bucket!r} not found") from err
+        si = await self.handle.info()
         cfg = si.config
         cfg.sealed = True
-        updated = await self._js.update_stream(cfg)
+        updated = await self.handle.js.update_stream(cfg)
         self.stream_info = updated
         return bool(updated.config.sealed)
 
     # Health (objstore.health) ------------------------------------------------------------------
-    async def orphans(self) -> list["_health.Orphan"]:
+    async def orphans(self) -> list[Orphan]:
         """Chunk subjects no live meta names (a killed writer's leftovers, or a put still in
         progress), from the stream's subject listing; see :mod:`objstore.health`."""
-        return await _health.find_orphans(self)
+        return await _health.find_orphans(self.handle)
 
-    async def sweep(self, older_than: "timedelta | float" = timedelta(hours=1), dry_run: bool = False) -> list["_health.Orphan"]:
+    async def sweep(self, older_than: "timedelta | float" = timedelta(hours=1), dry_run: bool = False) -> list[Orphan]:
         """Purge orphans whose newest chunk is at least ``older_than`` old (default 1 hour, on the
         server's clock), which keeps another client's put in progress safe. Returns them."""
-        return await _health.sweep(self, older_than, dry_run)
+        return await _health.sweep(self.handle, older_than, dry_run)
 
-    async def check(self, older_than: "timedelta | float" = timedelta(hours=1)) -> "_health.HealthReport":
+    async def check(self, older_than: "timedelta | float" = timedelta(hours=1)) -> HealthReport:
         """The bucket's health: orphans, metas whose chunk count or size disagrees with the stream,
         live metas whose chunks are gone, malformed metas. See :mod:`objstore.health`."""
-        return await _health.check(self, older_than)
+        return await _health.check(self.handle, older_than)
 
-
-class _MetaFateUnknown(Exception):
-    """The meta publish of a put got no ack and the meta could not be read back: whether the
-    put happened is unknown, so its chunks are kept (they are whole and verified)."""
-
-    def __init__(self, name: str, cause: BaseException) -> None:
-        super().__init__(name)
-        self.name = name
-        self.__cause__ = cause
-
-    def as_error(self, bucket: str, nuid: str) -> CleanupFailedError:
-        return CleanupFailedError(
-            f"put of {self.name!r}: the server never confirmed its meta ({self.__cause__}) and it could not be read "
-            f"back, so whether the new version was stored is unknown. Its chunks ($O.{bucket}.C.{nuid}) were kept: "
-            "if get_info shows that nuid the put succeeded, otherwise store.sweep() removes them",
-            nuid=nuid,
-            bucket=bucket,
-            put_error=self.__cause__,
-        )
-
-
-def _len_of(data: Any) -> Optional[int]:
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    if isinstance(data, memoryview):
-        return data.nbytes
-    if isinstance(data, str):
-        return None
-    return None
-
-
-def _enum_value(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    return getattr(value, "value", value)
-
-
-async def _bind(js: JetStream, bucket: str) -> ObjectStore:
-    from .manager import bind_object_store
-
-    return await bind_object_store(js, bucket)

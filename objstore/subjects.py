@@ -1,4 +1,5 @@
-"""Object-store names and subjects (ADR-20, wire.md 3.1-3.2). The only base64 of object names.
+"""Object-store names and subjects (ADR-20, wire.md 3.1-3.2): the only home of ``$O.`` subjects
+and the only base64 of object names. Must not do I/O.
 
 Object names are encoded as URL-safe base64 **with** padding of their UTF-8 bytes, so any
 name (dots, spaces, ``*``, ``>``, unicode) makes a valid single subject token.
@@ -23,9 +24,19 @@ __all__ = [
     "all_chunks",
     "all_meta",
     "OBJ_STREAM_PREFIX",
+    "ALL_BUCKETS_CHUNKS",
+    "ALL_CHUNKS_TEMPLATE",
+    "ALL_META_TEMPLATE",
+    "STREAM_TEMPLATE",
 ]
 
 OBJ_STREAM_PREFIX = "OBJ_"
+# Every object-store subject is built here (ADR-20): chunks ``$O.<bucket>.C.<nuid>``, metas
+# ``$O.<bucket>.M.<base64 name>``, the bucket's stream ``OBJ_<bucket>``.
+ALL_CHUNKS_TEMPLATE = "$O.{bucket}.C.>"
+ALL_META_TEMPLATE = "$O.{bucket}.M.>"
+STREAM_TEMPLATE = OBJ_STREAM_PREFIX + "{bucket}"
+ALL_BUCKETS_CHUNKS = ALL_CHUNKS_TEMPLATE.format(bucket="*")  # finds every bucket's stream
 VALID_BUCKET_PATTERN = r"^[a-zA-Z0-9_-]+$"
 VALID_BUCKET_RE = re.compile(VALID_BUCKET_PATTERN)
 MAX_BUCKET_LEN = 255 - len(OBJ_STREAM_PREFIX)

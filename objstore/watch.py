@@ -4,11 +4,12 @@ ordered consumer over the meta subjects (``$O.<bucket>.M.>``).
 It yields the latest info per object (or every stored entry, or only updates), marks the end of
 the initial entries (``initial()`` stops there, ``updates()`` returns ``None`` once), and keeps
 going with updates. Stopping it (``stop()`` or leaving ``async with``) ends iteration.
-``ObjectStore.watch()`` and ``ObjectStore.list()`` are built on it.
+``ObjectStore.watch()`` and ``ObjectStore.list()`` are built on it. It takes the bucket handle
+(``bucket.Bucket``), not the store. Must not read object data or write anything.
 
 A meta another client wrote that does not parse never stops a watch (issue 10, point 4): it is
 skipped, logged as a warning on the ``objstore`` logger (subject, stream sequence, reason) and
-kept in ``bad_entries`` (:class:`~objstore.health.MalformedMeta`). :func:`scan_latest` is the
+kept in ``bad_entries`` (:class:`~objstore.findings.MalformedMeta`). :func:`scan_latest` is the
 one-pass "latest entry per subject" read behind ``list()`` and ``status()``.
 """
 
@@ -18,18 +19,16 @@ import asyncio
 import binascii
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Optional
+from typing import Any, AsyncIterator, Callable, Optional
 
 from jetstream import MessageNotFoundError, OrderedConsumer
 from protocol import NatsTimeoutError
 
+from .bucket import Bucket
 from .errors import BadObjectMetaError
-from .health import MalformedMeta
+from .findings import MalformedMeta
 from .models import ObjectInfo, parse_meta
-from .subjects import all_meta, decode_name, meta_subject
-
-if TYPE_CHECKING:
-    from .store import ObjectStore
+from .subjects import decode_name
 
 __all__ = ["ObjectWatcher", "scan_latest", "BAD_ENTRIES_KEPT"]
 
@@ -52,16 +51,16 @@ class ObjectWatcher:
     with the leader's last meta sequence (read at start, re-read when pending says 0) was seen.
 
     Malformed metas are skipped: ``bad_entries`` holds the last :data:`BAD_ENTRIES_KEPT` of them
-    (:class:`~objstore.health.MalformedMeta`: subject, seq, error, name decoded from the
+    (:class:`~objstore.findings.MalformedMeta`: subject, seq, error, name decoded from the
     subject), ``bad_count`` counts every one seen, and each is logged as a warning.
     """
 
-    def __init__(self, store: "ObjectStore", *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
-        self._store = store
+    def __init__(self, bucket: Bucket, *, include_history: bool = False, ignore_deletes: bool = False, updates_only: bool = False) -> None:
+        self._bucket = bucket
         self.ignore_deletes = ignore_deletes
         self.updates_only = updates_only
         policy = "new" if updates_only else ("all" if include_history else "last_per_subject")
-        self._oc = OrderedConsumer(store._js, store.stream_name, filter_subject=all_meta(store.bucket), deliver_policy=policy)
+        self._oc = OrderedConsumer(bucket.js, bucket.stream, filter_subject=bucket.all_meta, deliver_policy=policy)
         self.init_done = updates_only
         self._marker_sent = updates_only
         self._started = False
@@ -75,7 +74,7 @@ class ObjectWatcher:
         if self._started:
             return
         self._started = True
-        replicated = self._store.replicas > 1
+        replicated = self._bucket.replicas > 1
         if replicated and not self.updates_only:
             self._last_seq = await self._leader_last_seq()
         await self._oc.start()
@@ -84,9 +83,9 @@ class ObjectWatcher:
                 self.init_done = True
 
     async def _leader_last_seq(self) -> int:
-        store = self._store
+        bucket = self._bucket
         try:
-            stored = await store._js.get_msg(store.stream_name, last_by_subj=all_meta(store.bucket))
+            stored = await bucket.js.get_msg(bucket.stream, last_by_subj=bucket.all_meta)
         except MessageNotFoundError:
             return 0
         return stored.seq
@@ -95,7 +94,7 @@ class ObjectWatcher:
         """Update ``init_done`` for one delivered message."""
         if self.init_done:
             return
-        if self._store.replicas == 1:
+        if self._bucket.replicas == 1:
             if num_pending == 0:
                 self.init_done = True
             return
@@ -155,10 +154,10 @@ class ObjectWatcher:
             return info
 
     def _skip_bad(self, subject: str, seq: int, err: BadObjectMetaError) -> None:
-        bad = MalformedMeta(subject=subject, seq=seq, error=str(err), name=_name_of(subject, self._store.bucket))
+        bad = MalformedMeta(subject=subject, seq=seq, error=str(err), name=_name_of(subject, self._bucket))
         self.bad_count += 1
         self.bad_entries.append(bad)
-        log.warning("bucket %r: skipping malformed object meta on %s (stream seq %d): %s", self._store.bucket, subject, seq, err)
+        log.warning("bucket %r: skipping malformed object meta on %s (stream seq %d): %s", self._bucket.name, subject, seq, err)
         if self._on_bad is not None:
             self._on_bad(bad)
 
@@ -197,9 +196,9 @@ class ObjectWatcher:
         return await self._take(timeout)
 
 
-def _name_of(subject: str, bucket: str) -> Optional[str]:
+def _name_of(subject: str, bucket: Bucket) -> Optional[str]:
     """The object name a meta subject encodes, or ``None`` when the token is not one."""
-    prefix = all_meta(bucket)[:-1]
+    prefix = bucket.all_meta[:-1]
     if not subject.startswith(prefix):
         return None
     try:
@@ -208,7 +207,7 @@ def _name_of(subject: str, bucket: str) -> Optional[str]:
         return None
 
 
-async def scan_latest(store: "ObjectStore") -> tuple[list[ObjectInfo], list[MalformedMeta]]:
+async def scan_latest(bucket: Bucket) -> tuple[list[ObjectInfo], list[MalformedMeta]]:
     """The latest entry of every meta subject, in one pass: the good ones as infos and the
     malformed ones. Keyed by subject, the last entry wins whether it parses or not: a replicated
     bucket's consumer may run on a lagging follower and deliver an older version of a meta before
@@ -219,10 +218,10 @@ async def scan_latest(store: "ObjectStore") -> tuple[list[ObjectInfo], list[Malf
         latest.pop(subject, None)
         latest[subject] = entry
 
-    async with ObjectWatcher(store) as w:
+    async with ObjectWatcher(bucket) as w:
         w._on_bad = lambda bad: put(bad.subject, bad)
         async for info in w.initial():
-            put(meta_subject(store.bucket, info.name), info)
+            put(bucket.meta_subject(info.name), info)
     infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]
     bad = [e for e in latest.values() if isinstance(e, MalformedMeta)]
     return infos, bad

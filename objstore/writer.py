@@ -1,177 +1,149 @@
-"""Chunking a source for ``put``: every accepted input kind becomes an async iterator of
-``bytes`` chunks of at most ``chunk_size`` (the last may be shorter), and :func:`check_source`,
-the one rule of what ``put`` accepts.
+"""``ObjectWriter``: the put pipeline as an object, the mirror of ``reader.ObjectReader``.
 
-Accepted (``put``'s docstring and the README say the same): bytes-like objects (``bytes``,
-``bytearray``, ``memoryview`` and anything else with the buffer protocol, e.g. ``array.array``);
-``str`` (stored as UTF-8); a binary file object (``read(n)`` returning bytes-likes); an iterable or
-async iterable whose items are bytes-likes. Everything else raises
-:class:`UnsupportedSourceError` before anything is published: ``None``, numbers, a dict or any
-mapping (iterating it gives keys), a set (no order), a text-mode file (``io.TextIOBase`` or a
-``mode`` without ``"b"``), a closed or write-only file, and items that are not bytes-likes (ints
-from a list of ints, ``str`` items: encode them yourself). Lists and tuples are checked item by
-item up front; a generator's items are checked as they come, and the first bad one fails the
-put before it is published (the chunks before it are purged like any failed put's).
+One writer stores one version of one object: the input adapter (``inputs``) is resolved once,
+the chunks go to a fresh nuid (one plain acknowledged publish for an object of one chunk,
+pipelined publishes otherwise), are counted and hashed as they pass (``chunks.ChunkVerifier``),
+the publisher is settled, and the meta is published as a rollup by compare-and-set (``metas``)
+only after every chunk was acknowledged. Then the replaced version's chunks are purged.
 
-``bytes`` become read-only memoryview slices (no copy: the connection passes views over
-immutable bytes to the transport as they are); other bytes-likes are copied once per chunk,
-since the caller may change them; files are read in large blocks in a worker thread so the event
-loop never blocks on disk; async and sync iterables are re-chunked through one reused
-``bytearray``.
+One failure path: whatever fails (a refused chunk, a lost connection, a bad item from a
+generator, a cancellation), every chunk publish is settled first (stored, refused, withdrawn
+unsent, or of unknown fate), then the chunks that may be stored are purged (``cleanup``), and
+the previous version stays readable. Must not validate the object's name, headers or metadata
+(the store does that before a writer exists) nor purge by itself (``cleanup`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import Mapping, Set
-from typing import Any, AsyncIterator, Union
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
 
-from .errors import BadObjectMetaError, UnsupportedSourceError
+from jetstream import APIError, NoStreamResponseError
+from protocol import PermissionViolationError
 
-__all__ = ["iter_chunks", "check_source", "Source"]
+from .bucket import Bucket
+from .chunks import ChunkPlan, ChunkVerifier
+from .cleanup import clean_failed_put, purge_replaced
+from .metas import MetaFateUnknown, Metas
+from .models import ObjectInfo
+from .inputs import ResolvedSource, Source, check_source, iter_chunks
 
-Source = Union[bytes, bytearray, memoryview, str, Any]
+__all__ = ["ObjectWriter", "Progress", "Source", "check_source", "iter_chunks"]
 
-_FILE_BLOCK = 4 * 1024 * 1024
-_ACCEPTED = "bytes, bytearray, memoryview (or another bytes-like), str, a binary file or an (async) iterable of bytes-likes"
-
-
-def _is_bytes_like(obj: Any) -> bool:
-    """Has the buffer protocol (bytes-like), whatever else it is (array.array is iterable too)."""
-    try:
-        memoryview(obj).release()
-    except TypeError:
-        return False
-    return True
+Progress = Callable[[int, Optional[int]], Any]
+# The publisher's window: 16 chunks, and at least 8 MiB in flight.
+_MIN_WINDOW = 8 * 1024 * 1024
+_WINDOW_CHUNKS = 16
 
 
-def _bytes_view(obj: Any) -> memoryview:
-    """A flat byte view of a bytes-like ``obj``, or UnsupportedSourceError."""
-    try:
-        view = memoryview(obj)
-    except TypeError:
-        raise UnsupportedSourceError(f"cannot put {type(obj).__name__}: use {_ACCEPTED}") from None
-    try:
-        return view.cast("B") if view.format != "B" or view.ndim != 1 else view
-    except TypeError:  # not C-contiguous: one copy makes it flat
-        return memoryview(view.tobytes())
-    except ValueError as err:  # a released view
-        raise UnsupportedSourceError(f"cannot put this memoryview: {err}") from None
+class ObjectWriter:
+    """Writes ``source`` as the new version of ``info.name`` (``info`` carries the name,
+    description, headers, metadata, options and the fresh nuid). ``await writer.write()``
+    returns ``info`` completed with size, chunks, digest and mtime."""
 
+    __slots__ = ("bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "_unknown", "_stored")
 
-def _piece(item: Any) -> Union[bytes, bytearray, memoryview]:
-    """One item of an (async) iterable source, checked before it is used."""
-    if isinstance(item, (bytes, bytearray)):
-        return item
-    if isinstance(item, str):
-        raise UnsupportedSourceError("items of an iterable source must be bytes-likes, not str: encode them first")
-    try:
-        return _bytes_view(item)
-    except UnsupportedSourceError:
-        raise UnsupportedSourceError(
-            f"items of an iterable source must be bytes-likes, not {type(item).__name__}"
-        ) from None
+    def __init__(
+        self,
+        bucket: Bucket,
+        metas: Metas,
+        info: ObjectInfo,
+        source: ResolvedSource,
+        plan: ChunkPlan,
+        *,
+        cleanup_timeout: float,
+        progress: Optional[Progress] = None,
+    ) -> None:
+        self.bucket = bucket
+        self.metas = metas
+        self.info = info
+        self.source = source
+        self.plan = plan  # plan.size: the total when known up front (progress, one-chunk path)
+        self.progress = progress
+        self.cleanup_timeout = cleanup_timeout
+        self.verifier = ChunkVerifier(name=info.name)
+        # What became of the chunks if the put fails: whether some chunk's fate is unknown (it
+        # may be stored even after a purge) and whether any was stored. Neither: nothing to purge.
+        self._unknown = False
+        self._stored = False
 
-
-def _check_file(data: Any) -> None:
-    if isinstance(data, io.TextIOBase):
-        raise UnsupportedSourceError("cannot put a text-mode file: open it in binary mode ('rb')")
-    mode = getattr(data, "mode", None)
-    binary = isinstance(data, (io.BufferedIOBase, io.RawIOBase))  # e.g. zipfile's, whose mode is "r"
-    if not binary and isinstance(mode, str) and "b" not in mode:
-        raise UnsupportedSourceError(f"cannot put a file opened with mode {mode!r}: open it in binary mode ('rb')")
-    if getattr(data, "closed", False) is True:
-        raise UnsupportedSourceError("cannot put a closed file")
-    readable = getattr(data, "readable", None)
-    if callable(readable):
+    async def write(self) -> ObjectInfo:
+        info, metas = self.info, self.metas
+        # For a name known to exist, the previous version is looked up while the chunks are
+        # sent; for others the meta is published expecting no previous version, and a conflict
+        # reports the sequence of the one that exists (see Metas.replace).
+        previous_task = asyncio.get_running_loop().create_task(metas.previous(info.name)) if metas.known(info.name) else None
         try:
-            ok = readable()
-        except (OSError, ValueError):
-            ok = False
-        if ok is False:
-            raise UnsupportedSourceError("cannot put a file that is not open for reading")
+            if self.plan.fits_one():
+                await self._publish_one()
+            else:
+                await self._publish_pipelined()
+            v = self.verifier
+            info.size, info.chunks = v.bytes, v.count
+            info.digest = v.wire_digest()
+            previous, previous_seq = await previous_task if previous_task is not None else (None, 0)
+            info.mtime = datetime.now(timezone.utc)
+            previous = await metas.replace(info, previous, previous_seq, self.cleanup_timeout)
+        except BaseException as err:
+            if previous_task is not None:
+                previous_task.cancel()
+            await self._fail(err)
+            raise
+        if previous is not None and not previous.deleted and previous.nuid and previous.nuid != info.nuid:
+            await purge_replaced(self.bucket, previous.nuid, self.cleanup_timeout)
+        if self.progress is not None:
+            self.progress(info.size, self.plan.size)
+        return info
 
+    async def _publish_one(self) -> None:
+        """At most one chunk: a plain acknowledged publish, no pipeline to set up."""
+        subject = self.bucket.chunk_subject(self.info.nuid)
+        js = self.bucket.js
+        async for chunk in self.source.chunks(self.plan.chunk_size):
+            self.verifier.take(chunk)
+            self._unknown = True
+            try:
+                await js.publish(subject, chunk)
+            except (APIError, NoStreamResponseError, PermissionViolationError):
+                self._unknown = False  # refused, or no stream answered: not stored
+                raise
+            self._unknown, self._stored = False, True
 
-def check_source(data: Any) -> None:
-    """Raise :class:`UnsupportedSourceError` (a ``TypeError``) unless ``put`` accepts ``data``.
-
-    Reads nothing and does not start iterators; list and tuple items are checked here (they are
-    in memory already), a generator's items by :func:`iter_chunks` as they come."""
-    if isinstance(data, (bytes, bytearray, str)):
-        return
-    if data is None:
-        raise UnsupportedSourceError("cannot put None: use b'' for an empty object")
-    if callable(getattr(data, "read", None)):
-        _check_file(data)
-        return
-    if isinstance(data, Mapping):
-        raise UnsupportedSourceError(f"cannot put a {type(data).__name__}: a mapping is not bytes (serialize it first)")
-    if isinstance(data, Set):
-        raise UnsupportedSourceError(f"cannot put a {type(data).__name__}: a set has no order; use {_ACCEPTED}")
-    if _is_bytes_like(data):
-        return
-    if isinstance(data, (list, tuple)):
-        for item in data:
-            _piece(item)
-        return
-    if hasattr(data, "__aiter__") or hasattr(data, "__iter__"):
-        return
-    raise UnsupportedSourceError(f"cannot put {type(data).__name__}: use {_ACCEPTED}")
-
-
-async def _as_async(items: Any) -> AsyncIterator[Any]:
-    for item in items:
-        yield item
-
-
-async def iter_chunks(data: Source, chunk_size: int) -> AsyncIterator[Union[bytes, memoryview]]:
-    """Raises :class:`UnsupportedSourceError` for a source or an item ``put`` does not accept
-    (before the first chunk for the source, before that item's bytes for an item)."""
-    if chunk_size < 1:
-        raise BadObjectMetaError("chunk size must be positive")
-    check_source(data)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if isinstance(data, bytes):
-        n = len(data)
-        if n <= chunk_size:
-            if n:
-                yield data
-            return
-        # Read-only views over the immutable bytes: no copy here, and the publish path passes
-        # such views through to the transport untouched.
-        view = memoryview(data)
-        for i in range(0, n, chunk_size):
-            yield view[i : i + chunk_size]
-        return
-    read = getattr(data, "read", None)
-    if callable(read):
-        loop = asyncio.get_running_loop()
-        block = max(chunk_size, (_FILE_BLOCK // chunk_size) * chunk_size)
-        while True:
-            buf = await loop.run_in_executor(None, read, block)
-            if isinstance(buf, str):
-                raise UnsupportedSourceError("the file returned str: open it in binary mode ('rb')")
-            if not buf:
-                return
-            buf = _piece(buf)
-            async for chunk in iter_chunks(buf if isinstance(buf, bytes) else bytes(buf), chunk_size):
-                yield chunk
-    if _is_bytes_like(data):  # bytearray, memoryview, other buffers: one copy per chunk
-        view = _bytes_view(data)
+    async def _publish_pipelined(self) -> None:
+        cs = self.plan.chunk_size
+        subject = self.bucket.chunk_subject(self.info.nuid)
+        take = self.verifier.take
+        progress, total = self.progress, self.plan.size
+        pub = self.bucket.js.publisher(max_pending_bytes=max(_WINDOW_CHUNKS * cs, _MIN_WINDOW))
+        await pub.start()
         try:
-            for i in range(0, len(view), chunk_size):
-                yield bytes(view[i : i + chunk_size])
+            reported = 0
+            async for chunk in self.source.chunks(cs):
+                take(chunk)
+                await pub.publish(subject, chunk)
+                if progress is not None and pub.acked_bytes != reported:
+                    reported = pub.acked_bytes
+                    progress(reported, total)
+            await pub.wait()
+            self._stored = self.verifier.count > 0
+        except BaseException:
+            # Every chunk must be settled (stored, refused, withdrawn unsent, or of unknown
+            # fate) before the purge: one stored after it would leak. Until the account is in
+            # (a second cancellation may cut the wait), assume the worst.
+            self._unknown = self._stored = True
+            settled = await asyncio.shield(pub.settle())
+            self._unknown, self._stored = settled.unknown > 0, pub.acked > 0
+            raise
         finally:
-            view.release()
-        return
-    pieces = data if hasattr(data, "__aiter__") else _as_async(data)
-    pending = bytearray()
-    async for piece in pieces:
-        pending += _piece(piece)
-        while len(pending) >= chunk_size:
-            yield bytes(pending[:chunk_size])
-            del pending[:chunk_size]
-    if pending:
-        yield bytes(pending)
+            await pub.close()
+
+    async def _fail(self, err: BaseException) -> None:
+        """The one failure path: a meta of unknown fate keeps the chunks (and says so); else
+        the chunks that may be stored are purged before ``err`` goes on."""
+        if isinstance(err, MetaFateUnknown):
+            raise err.as_error(self.bucket, self.info.nuid) from err.__cause__
+        if self._unknown or self._stored:
+            await asyncio.shield(
+                clean_failed_put(self.bucket, self.info.nuid, unknown=self._unknown, timeout=self.cleanup_timeout, cause=err)
+            )

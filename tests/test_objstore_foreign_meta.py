@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import objstore
 from harness import NatsServer
 from objstore import BadObjectMetaError, MalformedMeta, ObjectInfo, ObjectMeta
-from objstore.digest import digest_of
+from objstore.chunks import digest_of
 from objstore.models import parse_meta
 from objstore.subjects import meta_subject
 from protocol import NatsError

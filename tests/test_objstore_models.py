@@ -28,7 +28,7 @@ from objstore import (
     stream_config_for,
 )
 from objstore import subjects as osubj
-from objstore.digest import EMPTY_DIGEST
+from objstore.chunks import EMPTY_DIGEST
 from objstore.models import headers_from_json, headers_to_json
 from objstore.writer import iter_chunks
 from protocol import Headers
