@@ -8,6 +8,8 @@ Rule: every exception raised by ``protocol``, ``jetstream`` or ``objstore`` is a
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "NatsError",
     "ProtocolError",
@@ -29,6 +31,9 @@ __all__ = [
     "MissingDependencyError",
     "InvalidOptionError",
     "TLSError",
+    "InvalidTransitionError",
+    "ErrAction",
+    "classify_server_error",
     "error_from_server_text",
 ]
 
@@ -140,27 +145,67 @@ class InvalidOptionError(NatsError, ValueError):
     ``max_inbound_frame``)."""
 
 
+class InvalidTransitionError(NatsError, RuntimeError):
+    """A connection was asked to move between two states its transition table does not link
+    (``protocol.state.TRANSITIONS``): a bug in the client, never a server's doing."""
+
+
 class MissingDependencyError(NatsError, ImportError):
     """An optional extra is needed for this feature (for example ``nkeys``)."""
 
 
-_AUTH_PREFIXES = (
-    "authorization violation",
-    "user authentication expired",
-    "user authentication revoked",
-    "account authentication expired",
-    "authentication timeout",
-    "authorization timeout",
+class ErrAction(enum.Enum):
+    """What a ``-ERR`` means for the connection (ADR-40; nats-server client.go sendErr vs
+    sendErrAndErr / closeConnection)."""
+
+    #: The server keeps the connection; the error belongs to one operation (a refused publish,
+    #: subscription or request inbox) and is routed to it.
+    ROUTE = "route"
+    #: The server keeps the connection; nobody can be named, so the error is kept for the next
+    #: ``flush()`` (nats-server processSub / processPub answer these without closing).
+    KEEP = "keep"
+    #: The server closes the connection after this ``-ERR`` (auth, stale connection, parser
+    #: errors, anything not listed): treat the connection as lost now.
+    CLOSE = "close"
+
+
+# The one -ERR classifier: (lower-case text prefixes, exception class, action), first match wins.
+# Prefixes are nats-server's texts (server/errors.go, client.go): authorization violation and
+# the authentication expiry/revocation texts close the connection; permissions violations
+# (client.go pubPermissionViolation, replySubjectViolation, processSub) do not.
+_ERR_TABLE: tuple[tuple[tuple[str, ...], type, ErrAction], ...] = (
+    (
+        (
+            "authorization violation",
+            "user authentication expired",
+            "user authentication revoked",
+            "account authentication expired",
+            "authentication timeout",
+            "authorization timeout",
+        ),
+        AuthorizationError,
+        ErrAction.CLOSE,
+    ),
+    (("permissions violation",), PermissionViolationError, ErrAction.ROUTE),
+    (("stale connection",), StaleConnectionError, ErrAction.CLOSE),
+    (
+        ("maximum subscriptions exceeded", "invalid subject", "invalid publish subject"),
+        ServerError,
+        ErrAction.KEEP,
+    ),
 )
+
+
+def classify_server_error(text: str) -> tuple[ServerError, ErrAction]:
+    """The exception for the text of a ``-ERR`` line (quotes already stripped) and what the
+    connection must do about it (:class:`ErrAction`)."""
+    low = text.lower()
+    for prefixes, cls, action in _ERR_TABLE:
+        if low.startswith(prefixes):
+            return cls(text), action
+    return ServerError(text), ErrAction.CLOSE
 
 
 def error_from_server_text(text: str) -> ServerError:
     """Map the text of a ``-ERR`` line (quotes already stripped) to an exception instance."""
-    low = text.lower()
-    if low.startswith(_AUTH_PREFIXES):
-        return AuthorizationError(text)
-    if low.startswith("permissions violation"):
-        return PermissionViolationError(text)
-    if low.startswith("stale connection"):
-        return StaleConnectionError(text)
-    return ServerError(text)
+    return classify_server_error(text)[0]

@@ -1,12 +1,11 @@
-"""Connecting: opening a transport and the INFO / TLS / CONNECT / PING-PONG handshake.
+"""``Dialer``: opening a transport and the INFO / TLS / CONNECT / PING-PONG handshake; INFO limits.
 
 Rule: everything up to the handshake PONG happens here; nothing here runs once a connection is
-established, except ``_apply_info`` for INFO updates. ``_HandshakeMixin`` is mixed into
-:class:`Connection` and works on its state (``_pool``, ``_parser``, ``_proto``, ``_transport``,
-``_handshake``); while ``_handshake`` is a queue, ``Connection._on_data`` routes frames to it
+established, and nothing here changes the connection's state (``Connection`` does, once the
+handshake returned). While ``Dialer.queue`` is set, ``Connection._on_data`` routes frames to it
 instead of dispatching them. TLS is either TLS-first (``tls_handshake_first``) or an upgrade with
 ``loop.start_tls`` after INFO; TLS failures become :class:`TLSError` naming the server and the
-reason. Used by the first connect (``_connect_initial``) and by ``reconnect``.
+reason. Used by the first connect and by every reconnect attempt.
 
 Limits from INFO (issue 10 point 5: a buggy or hostile server cannot exhaust the client). Every
 INFO, the first and any later one, goes through :func:`outbound_limit` and :func:`inbound_cap`:
@@ -34,40 +33,28 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from . import auth
 from .encoder import encode_connect
-from .errors import (
-    AuthorizationError,
-    ConnectError,
-    ConnectProtocolError,
-    NatsError,
-    NatsTimeoutError,
-    NoServersError,
-    PermissionViolationError,
-    ProtocolError,
-    TLSError,
-    error_from_server_text,
-)
+from .errors import ConnectError, ErrAction, NatsTimeoutError, ProtocolError, TLSError, classify_server_error
 from .frames import Err, Info, Ok, Ping, Pong
 from .options import ServerAddr
-from .parser import Parser
-from .status import ConnectionState, _describe
-from .transport import _NatsProtocol
+from .status import describe
+from .transport import NatsProtocol
 from .wire import CLIENT_LANG, CLIENT_VERSION, DEFAULT_MAX_PAYLOAD, PING, PONG
 
-__all__ = ["_HandshakeMixin", "MAX_PAYLOAD_BOUND", "inbound_cap", "outbound_limit"]
+__all__ = ["Dialer", "MAX_PAYLOAD_BOUND", "INBOUND_CONTROL_LINE", "INBOUND_MAX_PAYLOAD", "inbound_cap", "outbound_limit"]
 
 # What we *receive* may be longer than the 4096 we may send: a MSG line repeats a 4090-byte
 # subject plus sid (and JetStream adds a long ack reply), and a big cluster's INFO lists many
 # connect_urls. nats.go does not limit these at all; we bound them generously.
-_INBOUND_CONTROL_LINE = 64 * 1024
+INBOUND_CONTROL_LINE = 64 * 1024
 # The server's max_payload limits what clients publish; replies the server builds itself (a
 # STREAM.INFO with many subjects, a STREAM.LIST page) can be larger. Incoming frames are bounded
 # by the max_inbound_frame option instead (this is its default), so memory stays bounded without
 # killing the connection on a big API reply.
-_INBOUND_MAX_PAYLOAD = 64 * 1024 * 1024
+INBOUND_MAX_PAYLOAD = 64 * 1024 * 1024
 # nats-server refuses a configured max_payload above this (const.go MAX_PAYLOAD_MAX_SIZE); a
 # larger announced value is clamped to it.
 MAX_PAYLOAD_BOUND = 64 * 1024 * 1024
@@ -99,70 +86,52 @@ def inbound_cap(max_inbound_frame: int, max_payload: int) -> int:
     return min(max_inbound_frame, max(max_payload + _INBOUND_HEADER_SLACK, max_inbound_frame // 2))
 
 
-class _HandshakeMixin:
-    """The connecting part of :class:`Connection`."""
+class Dialer:
+    """Opens a transport to one server and runs the handshake on it. While ``queue`` is set (a
+    handshake is running) ``Connection._on_data`` puts the parsed frames there instead of
+    dispatching them. ``apply_info(data, initial)`` is the connection's INFO handler."""
 
-    async def _connect_initial(self) -> None:
-        errors: list[str] = []
-        protocol_errors: list[ProtocolError] = []
-        for server in self._pool.next_candidates():
-            try:
-                await self._connect_to(server)
-                self._set_state(ConnectionState.CONNECTED)
-                self._emit("connected")
-                return
-            except AuthorizationError:
-                self._state = ConnectionState.CLOSED
-                raise
-            except TLSError:
-                self._state = ConnectionState.CLOSED
-                raise
-            except (OSError, asyncio.TimeoutError, NatsError) as err:
-                errors.append(f"{server.url}: {_describe(err)}")
-                if isinstance(err, ProtocolError):
-                    protocol_errors.append(err)
-        self._state = ConnectionState.CLOSED
-        if protocol_errors and len(protocol_errors) == len(errors):
-            # Every server answered, but not in the protocol (a bad INFO, an oversized frame):
-            # a ProtocolError, and still the NoServersError callers already catch.
-            raise ConnectProtocolError("could not connect: " + "; ".join(errors)) from protocol_errors[-1]
-        raise NoServersError("could not connect to any server: " + "; ".join(errors))
+    __slots__ = ("queue", "_loop", "_options", "_apply_info")
 
-    async def _connect_to(self, server: ServerAddr, restore: Sequence[bytes] = ()) -> None:
-        """Open a transport to ``server`` and complete the handshake. Raises on failure.
+    def __init__(self, loop: asyncio.AbstractEventLoop, options: Any, apply_info: Callable[[dict, bool], None]) -> None:
+        self.queue: Optional[asyncio.Queue] = None
+        self._loop = loop
+        self._options = options
+        self._apply_info = apply_info
+
+    async def handshake(self, server: ServerAddr, proto: NatsProtocol, restore: Sequence[bytes] = ()) -> list:
+        """Connect ``proto`` to ``server`` and complete the handshake; return the frames that
+        arrived during it but are not part of it, in order. Raises on failure (the transport is
+        aborted).
 
         ``restore`` (SUB/UNSUB ops of a reconnect) is written between CONNECT and the handshake
         PING, so once the PONG arrives the server has applied every subscription.
         """
-        opts = self.options
+        opts = self._options
+        loop = self._loop
         server.last_attempt = time.monotonic()
-        self._pool.current = server
-        self._parser = Parser(_INBOUND_CONTROL_LINE, opts.max_inbound_frame)
-        self._handshake = asyncio.Queue()
+        queue = self.queue = asyncio.Queue()
         tls_wanted = server.tls or opts.wants_tls()
         hostname = opts.tls_hostname or server.host
         ssl_ctx: Optional[ssl.SSLContext] = None
         if tls_wanted:
             ssl_ctx = self._ssl_context()
-        proto = _NatsProtocol(self)
-        self._proto = proto
         timeout = opts.connect_timeout
         try:
             try:
                 if ssl_ctx is not None and opts.tls_handshake_first:
                     await asyncio.wait_for(
-                        self._loop.create_connection(lambda: proto, server.host, server.port, ssl=ssl_ctx, server_hostname=hostname),
+                        loop.create_connection(lambda: proto, server.host, server.port, ssl=ssl_ctx, server_hostname=hostname),
                         timeout,
                     )
                 else:
-                    await asyncio.wait_for(self._loop.create_connection(lambda: proto, server.host, server.port), timeout)
+                    await asyncio.wait_for(loop.create_connection(lambda: proto, server.host, server.port), timeout)
             except ssl.SSLError as err:
                 raise _tls_error(server, err) from err
-            self._transport = proto.transport
-            info = await self._next_handshake_frame(timeout)
+            info = await self._next_frame(proto, server, timeout)
             if not isinstance(info, Info):
                 raise ProtocolError(f"expected INFO first, got {info!r}")
-            self._apply_info(info.data, initial=True)
+            self._apply_info(info.data, True)
             if info.data.get("tls_required") or tls_wanted:
                 if ssl_ctx is None:
                     ssl_ctx = self._ssl_context()
@@ -171,70 +140,59 @@ class _HandshakeMixin:
                         raise TLSError(f"TLS was asked for but {server.url} does not offer it")
                     try:
                         new_transport = await asyncio.wait_for(
-                            self._loop.start_tls(proto.transport, proto, ssl_ctx, server_hostname=hostname),
+                            loop.start_tls(proto.transport, proto, ssl_ctx, server_hostname=hostname),
                             timeout,
                         )
                     except ssl.SSLError as err:
                         raise _tls_error(server, err) from err
                     proto.transport = new_transport  # type: ignore[assignment]
-                    self._transport = new_transport  # type: ignore[assignment]
             connect = self._connect_json(server, info.data)
-            assert self._transport is not None
-            self._transport.writelines([encode_connect(connect), *restore, PING])
+            transport = proto.transport
+            assert transport is not None
+            transport.writelines([encode_connect(connect), *restore, PING])
             # Frames that are not part of the handshake (messages for restored subscriptions,
             # a permission error for one of them) are kept, in order, and dispatched after it.
             leftover: list = []
             while True:
-                frame = await self._next_handshake_frame(timeout)
+                frame = await self._next_frame(proto, server, timeout)
                 if isinstance(frame, Pong):
                     break
                 if isinstance(frame, Err):
-                    err = error_from_server_text(frame.text)
-                    if not isinstance(err, PermissionViolationError):
+                    err, action = classify_server_error(frame.text)
+                    if action is not ErrAction.ROUTE:
                         raise err
                     leftover.append(frame)
                 elif isinstance(frame, Info):
-                    self._apply_info(frame.data)
+                    self._apply_info(frame.data, False)
                 elif isinstance(frame, Ping):
-                    self._transport.write(PONG)
+                    transport.write(PONG)
                 elif not isinstance(frame, Ok):
                     leftover.append(frame)
-            while not self._handshake.empty():
-                frame = self._handshake.get_nowait()
+            while not queue.empty():
+                frame = queue.get_nowait()
                 if isinstance(frame, BaseException):
                     raise frame
                 leftover.append(frame)
         except BaseException:
-            self._handshake = None
-            self._proto = None
+            self.queue = None
             if proto.transport is not None:
                 proto.transport.abort()
             raise
-        self._handshake = None
+        self.queue = None
         server.reconnects = 0
-        self._pings_out = 0
-        # self._pongs may hold flush() waiters queued while reconnecting: their PINGs are in
-        # self._out and will be answered after it is flushed.
-        self._schedule_ping()
-        if leftover:
-            self._loop.call_soon(self._dispatch, leftover)
-        if proto.lost.done():
-            # The server closed right after the PONG (connection_lost was ignored during the
-            # handshake): handle it once the caller has marked the connection as connected.
-            self._loop.call_soon(self._on_connection_lost, proto, proto.lost.result())
+        return leftover
 
     def _ssl_context(self) -> ssl.SSLContext:
         try:
-            return self.options.ssl_context()
+            return self._options.ssl_context()
         except (OSError, ssl.SSLError) as err:
             raise TLSError(f"cannot load TLS files: {err}") from err
 
-    async def _next_handshake_frame(self, timeout: float) -> Any:
-        q = self._handshake
+    async def _next_frame(self, proto: NatsProtocol, server: ServerAddr, timeout: float) -> Any:
+        q = self.queue
         assert q is not None
-        proto = self._proto
         getter = asyncio.ensure_future(q.get())
-        lost = proto.lost if proto is not None else self._loop.create_future()
+        lost = proto.lost
         done, _ = await asyncio.wait({getter, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if getter in done:
             frame = getter.result()
@@ -244,14 +202,14 @@ class _HandshakeMixin:
         getter.cancel()
         if lost in done:
             exc = lost.result()
-            if isinstance(exc, ssl.SSLError) and self._pool.current is not None:
+            if isinstance(exc, ssl.SSLError):
                 # TLS 1.3: a rejected client certificate shows up after our side finished.
-                raise _tls_error(self._pool.current, exc) from exc
-            raise ConnectError(f"connection closed during handshake{': ' + _describe(exc) if exc else ''}")
+                raise _tls_error(server, exc) from exc
+            raise ConnectError(f"connection closed during handshake{': ' + describe(exc) if exc else ''}")
         raise NatsTimeoutError(f"handshake timed out after {timeout}s")
 
     def _connect_json(self, server: ServerAddr, info: dict[str, Any]) -> dict[str, Any]:
-        opts = self.options
+        opts = self._options
         headers = bool(info.get("headers", True))
         out: dict[str, Any] = {
             "verbose": opts.verbose,
@@ -262,6 +220,7 @@ class _HandshakeMixin:
             "protocol": 1,
             "echo": opts.echo,
             "headers": headers,
+            # no_responders requires headers, else the server refuses CONNECT (wire.md, ADR-40).
             "no_responders": headers and opts.no_responders,
         }
         if opts.name:
@@ -277,31 +236,6 @@ class _HandshakeMixin:
             )
         )
         return out
-
-    def _apply_info(self, info: dict[str, Any], initial: bool = False) -> None:
-        """Apply an INFO: limits (module docstring), discovered servers, lame duck mode.
-
-        An INFO with an invalid ``max_payload`` is refused whole: during the handshake by raising
-        :class:`ProtocolError`; afterwards (``_dispatch``) by reporting it and treating the
-        connection as broken, since the server's real limit is then unknown.
-        """
-        try:
-            mp = outbound_limit(info)
-        except ProtocolError as err:
-            if initial or self._handshake is not None:
-                raise
-            self._report_error(err)
-            self._connection_broken(err)
-            return
-        was_ldm = bool(self._info.get("ldm")) and not initial
-        self._info = info
-        self.max_payload = mp
-        self._parser.max_payload = inbound_cap(self.options.max_inbound_frame, mp)
-        urls = info.get("connect_urls")
-        if urls:
-            self._pool.add_discovered(urls)
-        if info.get("ldm") and not initial and not was_ldm:  # once per connection
-            self._emit("lame_duck")
 
 
 def _tls_error(server: ServerAddr, err: ssl.SSLError) -> TLSError:

@@ -1,29 +1,23 @@
-"""Connection state and status events: ``ConnectionState``, ``StatusEvent``, ``_EventStream``.
+"""Status events: ``StatusEvent``, the ``Events`` part that fans them out, ``EventStream``.
 
-Rule: this module only describes; it never changes a connection. ``Connection._emit`` builds a
-``StatusEvent`` and puts it on every listener queue; ``Connection.events()`` returns an
-``_EventStream``, an async iterator over one such queue that ends after ``closed``. Also home of
-``_describe``, the one-line rendering of an error used in event and exception texts.
+Rule: this module reports; it never changes a connection. ``Events.emit`` builds a
+:class:`StatusEvent`, puts it on every listener queue and calls the matching ``*_cb`` option;
+``Connection.events()`` returns an :class:`EventStream`, an async iterator over one such queue
+that ends after ``closed``. Also home of :func:`describe`, the one-line rendering of an error
+used in event and exception texts. ``ConnectionState`` lives in ``state`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Callable, Optional
 
-if TYPE_CHECKING:
-    from .connection import Connection
+from .state import ConnectionState
 
-__all__ = ["ConnectionState", "StatusEvent"]
+__all__ = ["ConnectionState", "StatusEvent", "Events", "EventStream", "describe"]
 
-
-class ConnectionState(enum.Enum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    DRAINING = "draining"
-    CLOSED = "closed"
+# A listener that stops reading gets no more than this many queued events (memory stays bounded).
+_LISTENER_QUEUE_MAX = 1024
 
 
 class StatusEvent:
@@ -42,19 +36,56 @@ class StatusEvent:
         return f"StatusEvent({self.kind!r}, server={self.server!r}{err})"
 
 
-class _EventStream:
+class Events:
+    """The listener queues and status callbacks of one connection. ``current_url()`` names the
+    server an event is about; ``closed`` is set once ``closed`` has been emitted."""
+
+    __slots__ = ("listeners", "closed", "_loop", "_options", "_current_url")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, options: Any, current_url: Callable[[], str]) -> None:
+        self.listeners: list[asyncio.Queue] = []
+        self.closed = False
+        self._loop = loop
+        self._options = options
+        self._current_url = current_url
+
+    def emit(self, kind: str, error: Optional[BaseException] = None) -> None:
+        event = StatusEvent(kind, self._current_url(), error)
+        if kind == "closed":
+            self.closed = True
+        for q in list(self.listeners):
+            if q.qsize() < _LISTENER_QUEUE_MAX:
+                q.put_nowait(event)
+        opts = self._options
+        cb = {
+            "disconnected": opts.disconnected_cb,
+            "reconnected": opts.reconnected_cb,
+            "closed": opts.closed_cb,
+            "lame_duck": opts.lame_duck_cb,
+            "error": opts.error_cb,
+        }.get(kind)
+        if cb is not None:
+            try:
+                result = cb(error) if kind == "error" else cb()
+                if asyncio.iscoroutine(result):
+                    self._loop.create_task(result)
+            except Exception:  # a status callback must not break the connection
+                pass
+
+
+class EventStream:
     """Registered at creation, so no event between ``events()`` and the first ``anext`` is lost."""
 
-    def __init__(self, conn: "Connection") -> None:
-        self._conn = conn
+    def __init__(self, events: Events, is_closed: bool) -> None:
+        self._events = events
         self._queue: asyncio.Queue = asyncio.Queue()
         self._done = False
-        if conn.is_closed:
+        if is_closed:
             self._queue.put_nowait(StatusEvent("closed"))
         else:
-            conn._listeners.append(self._queue)
+            events.listeners.append(self._queue)
 
-    def __aiter__(self) -> "_EventStream":
+    def __aiter__(self) -> "EventStream":
         return self
 
     async def __anext__(self) -> StatusEvent:
@@ -67,11 +98,12 @@ class _EventStream:
         return event
 
     def close(self) -> None:
-        if self._queue in self._conn._listeners:
-            self._conn._listeners.remove(self._queue)
+        if self._queue in self._events.listeners:
+            self._events.listeners.remove(self._queue)
 
 
-def _describe(err: Optional[BaseException]) -> str:
+def describe(err: Optional[BaseException]) -> str:
+    """``"TypeName: text"`` (or just the type name) for event and exception texts."""
     if err is None:
         return "unknown"
     text = str(err)

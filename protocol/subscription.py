@@ -7,6 +7,10 @@ pops from the deque in ``__anext__`` and only creates a future when the deque is
 Pending limits (messages and bytes) bound memory. A message over either limit is dropped and the
 subscriber's next ``__anext__`` raises :class:`SlowConsumerError` once (with the drop count)
 before delivery continues: never a silent drop. Async context manager: unsubscribes on exit.
+
+Rule: a subscription talks to its connection only through :class:`SubscriptionOwner` (the
+connection's ``SubscriptionTable`` implements it), never to ``Connection`` itself; this module
+imports neither.
 """
 
 from __future__ import annotations
@@ -14,16 +18,34 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
-from .encoder import encode_unsub
 from .errors import NatsError, NatsTimeoutError, SlowConsumerError
 from .frames import Msg
 
-if TYPE_CHECKING:
-    from .connection import Connection
+__all__ = ["Subscription", "SubscriptionOwner"]
 
-__all__ = ["Subscription"]
+
+class SubscriptionOwner(Protocol):
+    """What a :class:`Subscription` may ask of the connection that routes to it."""
+
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    def forget(self, sid: int) -> None:
+        """Stop routing messages to ``sid`` (nothing is sent)."""
+
+    def send_unsub(self, sid: int) -> None:
+        """Queue ``UNSUB sid`` now."""
+
+    async def unsubscribe(self, sub: "Subscription", limit: int = 0) -> None: ...
+
+    async def flush(self, timeout: Optional[float] = None) -> None: ...
+
+    def report_error(self, err: BaseException) -> None:
+        """Report an asynchronous error (the ``error`` event and ``error_cb``)."""
 
 
 def _wake(waiter: asyncio.Future) -> None:
@@ -33,7 +55,8 @@ def _wake(waiter: asyncio.Future) -> None:
 
 class Subscription:
     __slots__ = (
-        "_conn",
+        "_owner",
+        "_loop",
         "sid",
         "subject",
         "queue",
@@ -54,14 +77,15 @@ class Subscription:
 
     def __init__(
         self,
-        conn: "Connection",
+        owner: SubscriptionOwner,
         sid: int,
         subject: str,
         queue: Optional[str],
         pending_msgs_limit: int,
         pending_bytes_limit: int,
     ) -> None:
-        self._conn = conn
+        self._owner = owner
+        self._loop = owner.loop
         self.sid = sid
         self.subject = subject
         self.queue = queue
@@ -92,7 +116,7 @@ class Subscription:
             self._pending_bytes += size
         self._delivered += 1
         if self._max_msgs and self._delivered >= self._max_msgs:
-            self._conn._forget_sub(self.sid)
+            self._owner.forget(self.sid)
             self._closed = True
         waiter = self._waiter
         if waiter is not None:
@@ -155,7 +179,7 @@ class Subscription:
                 raise err
             if self._closed:
                 raise StopAsyncIteration
-            waiter = self._waiter = self._conn._loop.create_future()
+            waiter = self._waiter = self._loop.create_future()
             await waiter
 
     def _slow_consumer_error(self) -> SlowConsumerError:
@@ -186,7 +210,7 @@ class Subscription:
         and a cancellation of the caller is never swallowed (wait_for can lose one on 3.10/3.11
         when a message arrives at the same moment).
         """
-        loop = self._conn._loop
+        loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             if self._pending or self._slow or self._error is not None or self._closed:
@@ -210,7 +234,7 @@ class Subscription:
 
     async def unsubscribe(self, limit: int = 0) -> None:
         """Stop now, or after ``limit`` messages in total have been delivered."""
-        await self._conn._unsubscribe(self, limit)
+        await self._owner.unsubscribe(self, limit)
 
     async def drain(self, timeout: Optional[float] = None) -> None:
         """Unsubscribe, then let the queued messages be consumed.
@@ -221,22 +245,22 @@ class Subscription:
         """
         if self._closed:
             return
-        conn = self._conn
-        if conn.is_closed:
+        owner = self._owner
+        if owner.is_closed:
             self._finish()
             return
-        conn._write_now(encode_unsub(self.sid))
+        owner.send_unsub(self.sid)
         try:
-            await conn.flush(timeout)
+            await owner.flush(timeout)
         finally:
-            conn._forget_sub(self.sid)
+            owner.forget(self.sid)
             self._finish()
 
     async def __aenter__(self) -> "Subscription":
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        if not self._closed and not self._conn.is_closed:
+        if not self._closed and not self._owner.is_closed:
             await self.unsubscribe()
         else:
             self._finish()
@@ -249,7 +273,7 @@ class Subscription:
 
     # The one callback adapter ------------------------------------------------------------------
     def _start_callback(self, cb: Callable[[Msg], Any]) -> None:
-        self._cb_task = self._conn._loop.create_task(self._run_callback(cb))
+        self._cb_task = self._loop.create_task(self._run_callback(cb))
 
     async def _run_callback(self, cb: Callable[[Msg], Any]) -> None:
         while True:
@@ -258,7 +282,7 @@ class Subscription:
             except StopAsyncIteration:
                 return
             except NatsError as err:
-                self._conn._report_error(err)
+                self._owner.report_error(err)
                 continue
             try:
                 result = cb(msg)
@@ -267,4 +291,4 @@ class Subscription:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a user callback failed: report, keep consuming
-                self._conn._report_error(err)
+                self._owner.report_error(err)

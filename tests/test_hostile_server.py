@@ -202,7 +202,7 @@ async def test_missing_max_payload_means_the_protocol_default(crafted):
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
         assert nc.max_payload == MiB
-        assert nc._parser.max_payload == 32 * MiB
+        assert nc._session.parser.max_payload == 32 * MiB
         with pytest.raises(MaxPayloadError):
             await nc.publish("x", b"a" * (MiB + 1))
         await nc.publish("x", b"a" * MiB)
@@ -216,7 +216,7 @@ async def test_absurd_max_payload_clamped(crafted, value):
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
         assert nc.max_payload == MAX_PAYLOAD_BOUND
-        assert nc._parser.max_payload == DEFAULT_CAP
+        assert nc._session.parser.max_payload == DEFAULT_CAP
         with pytest.raises(MaxPayloadError):
             await nc.publish("x", memoryview(bytes(MAX_PAYLOAD_BOUND + 1)))
     finally:
@@ -263,11 +263,11 @@ async def test_async_info_with_a_valid_max_payload_still_applies(crafted):
     srv = await crafted(_info(max_payload=48 * MiB))
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
-        assert nc._parser.max_payload == 48 * MiB + 64 * KiB
+        assert nc._session.parser.max_payload == 48 * MiB + 64 * KiB
         writer = await srv.next_connection()
         writer.write(build_info(_info(max_payload=2048)) + b"PING\r\n")
         await _until(lambda: b"PONG\r\n" in bytes(srv.received[0]), what="the PONG")
-        assert nc.max_payload == 2048 and nc._parser.max_payload == 32 * MiB  # lowered by INFO
+        assert nc.max_payload == 2048 and nc._session.parser.max_payload == 32 * MiB  # lowered by INFO
         with pytest.raises(MaxPayloadError):
             await nc.publish("x", b"a" * 2049)
     finally:
@@ -293,7 +293,7 @@ async def test_frame_above_the_option_refused_before_its_body(crafted):
     srv = await crafted(GOOD_INFO)
     nc = await protocol.connect(srv.url, allow_reconnect=False, max_inbound_frame=128 * KiB)
     try:
-        assert nc._parser.max_payload == 128 * KiB  # the INFO's 1 MiB cannot raise it
+        assert nc._session.parser.max_payload == 128 * KiB  # the INFO's 1 MiB cannot raise it
         writer = await srv.next_connection()
         sub = await nc.subscribe("big")
         await _until(lambda: b"SUB big" in bytes(srv.received[0]), what="the SUB")
@@ -313,7 +313,7 @@ async def test_frame_lowered_by_info_refused_before_its_body(crafted):
     srv = await crafted(_info(max_payload=1024))
     nc = await protocol.connect(srv.url, allow_reconnect=False)
     try:
-        assert nc._parser.max_payload == 32 * MiB
+        assert nc._session.parser.max_payload == 32 * MiB
         writer = await srv.next_connection()
         sub = await nc.subscribe("big")
         await _until(lambda: b"SUB big" in bytes(srv.received[0]), what="the SUB")
@@ -427,7 +427,7 @@ async def test_real_server_with_default_options(nats_url):
     nc = await protocol.connect(nats_url)
     try:
         assert nc.max_payload == MiB
-        assert nc._parser.max_payload == inbound_cap(DEFAULT_CAP, MiB) == 32 * MiB
+        assert nc._session.parser.max_payload == inbound_cap(DEFAULT_CAP, MiB) == 32 * MiB
         sub = await nc.subscribe("big")
         payload = os.urandom(MiB)
         await nc.publish("big", payload)

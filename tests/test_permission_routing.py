@@ -115,13 +115,13 @@ async def test_repeated_refused_puts_leave_nothing_for_flush(admin, writer):
     for _ in range(3):
         await _put_refused(store, data, chunk_size=64 * 1024)
         await writer.flush()
-    assert writer._publish_routes in (None, {})  # every route removed
+    assert writer._permissions.routes in (None, {})  # every route removed
     await asyncio.wait_for(_fences_passed(writer), 5)
     assert await _chunk_count(admin) == 0
 
 
 async def _fences_passed(nc) -> None:
-    while nc._retired_routes:
+    while nc._permissions.retired:
         await nc.flush()
 
 
@@ -162,7 +162,7 @@ async def test_violations_in_flight_at_removal_are_absorbed(server):
         await nc.flush()
         await nc.flush()
         assert sum(isinstance(e, PermissionViolationError) for e in errors) == 5
-        assert not nc._retired_routes
+        assert not nc._permissions.retired
     finally:
         await nc.close()
 
@@ -201,7 +201,7 @@ async def test_publisher_fails_with_the_violation(server):
         with pytest.raises(PermissionViolationError):
             await asyncio.wait_for(pub.wait(), 10)
         await pub.close()
-        assert nc._publish_routes in (None, {})
+        assert nc._permissions.routes in (None, {})
         await nc.flush()
     finally:
         await nc.close()
@@ -226,7 +226,7 @@ async def test_route_fence_survives_a_server_kill(server):
         await asyncio.wait_for(reconnected.wait(), 15)
         await nc.flush()
         await nc.flush()
-        assert not nc._retired_routes and nc.is_connected
+        assert not nc._permissions.retired and nc.is_connected
         await nc.publish("open.secret", b"x")  # no route now: kept for flush, as before
         with pytest.raises(PermissionViolationError):
             await nc.flush()

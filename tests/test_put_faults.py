@@ -217,7 +217,7 @@ async def test_chunks_in_the_reconnect_buffer_are_withdrawn(server_factory: Any)
         await asyncio.sleep(0.5)  # the source keeps producing: chunks pile up in the reconnect buffer
         assert nc.is_reconnecting
         marker = b"PUB $O.buffered.C."
-        queued = lambda: sum(1 for p in nc._out if type(p) is bytes and p.startswith(marker))  # noqa: E731 (white-box: the outbox)
+        queued = lambda: sum(1 for p in nc._outbox.parts if type(p) is bytes and p.startswith(marker))  # noqa: E731 (white-box: the outbox)
         assert queued() > 0
         # The put fails (1 s ack timeout) and settles while the server is still down: its unsent
         # chunks leave the reconnect buffer before any purge is tried.

@@ -192,7 +192,7 @@ async def test_reconnect_buffer_is_bounded(server):
         # Still full: refused again, nothing grows.
         with pytest.raises(ReconnectBufferFullError):
             await nc.publish("buf.limit", payload)
-        assert nc._out_bytes <= limit
+        assert nc._outbox.nbytes <= limit
         server.start()
         await wait_event(events, "reconnected")
         await nc.flush()
@@ -294,7 +294,7 @@ async def test_close_while_reconnecting(server):
     await asyncio.wait_for(nc.close(), 10)
     seen = await wait_event(events, "closed")
     assert seen[-1].error is None
-    assert nc._reconnect_task is None or nc._reconnect_task.done()
+    assert nc._session.reconnector.task is None or nc._session.reconnector.task.done()
 
 
 # ------------------------------------------------------------------------- callbacks and events
