@@ -1,4 +1,6 @@
-"""SHA-256 that overlaps with network I/O where the machine has cores to spare.
+"""``Hasher``: where an object's SHA-256 runs, inline or overlapped with network I/O in one worker
+thread where the machine has cores to spare. Must not know about chunks, sizes or the digest's
+wire form (``chunks.ChunkVerifier`` feeds it and encodes what it returns).
 
 ``hashlib`` releases the GIL while hashing buffers of 2 KiB and more, so with more than two
 cores large chunks are hashed in one worker thread (a single worker keeps the updates in order)
@@ -30,6 +32,8 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class Hasher:
+    """A running SHA-256: ``update(chunk)`` in order, then ``digest()`` (waits for the worker)."""
+
     __slots__ = ("_sha", "_queued", "_max_queued")
 
     def __init__(self, max_queued: int = 16) -> None:

@@ -1,4 +1,5 @@
-"""Bucket health: orphaned chunks, the sweep that removes them, and the doctor's report.
+"""Bucket health: finding orphaned chunks, the sweep that removes them, and the doctor's check.
+Must not read chunk data, and purges only in ``sweep``; the report types are ``findings``.
 
 An *orphan* is a chunk subject ``$O.<bucket>.C.<nuid>`` that no live meta names: what a writer
 killed mid-put leaves behind (its chunks were stored, its meta never written). ``ObjectStore``'s

@@ -1,4 +1,6 @@
-"""Object-store data types, named as in the nats-py seed, with their ADR-20 JSON shapes.
+"""The object meta's data types (``ObjectInfo``, ``ObjectMeta``, ``ObjectLink``, options), named as
+in the nats-py seed, with their ADR-20 JSON shapes and the tolerant parse of foreign metas. Must
+not do I/O; checking what we write is ``validate``, bucket config and status are ``config``.
 
 Wire facts (wire.md 3.4): ObjectMeta fields are inlined in ObjectInfo; ``headers`` is a map of
 string lists (nats.go's shape); ``metadata`` a map of strings; ``options`` holds ``link`` and

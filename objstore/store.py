@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Optional
 from jetstream import JetStream, StreamInfo
 from protocol import Headers, next_nuid
 
-from . import health as _health
+from . import health
 from .bucket import Bucket
 from .cleanup import DEFAULT_CLEANUP_TIMEOUT, purge_deleted
 from .config import ObjectStoreStatus
@@ -382,15 +382,15 @@ class ObjectStore:
     async def orphans(self) -> list[Orphan]:
         """Chunk subjects no live meta names (a killed writer's leftovers, or a put still in
         progress), from the stream's subject listing; see :mod:`objstore.health`."""
-        return await _health.find_orphans(self.handle)
+        return await health.find_orphans(self.handle)
 
     async def sweep(self, older_than: "timedelta | float" = timedelta(hours=1), dry_run: bool = False) -> list[Orphan]:
         """Purge orphans whose newest chunk is at least ``older_than`` old (default 1 hour, on the
         server's clock), which keeps another client's put in progress safe. Returns them."""
-        return await _health.sweep(self.handle, older_than, dry_run)
+        return await health.sweep(self.handle, older_than, dry_run)
 
     async def check(self, older_than: "timedelta | float" = timedelta(hours=1)) -> HealthReport:
         """The bucket's health: orphans, metas whose chunk count or size disagrees with the stream,
         live metas whose chunks are gone, malformed metas. See :mod:`objstore.health`."""
-        return await _health.check(self.handle, older_than)
+        return await health.check(self.handle, older_than)
 
