@@ -1,9 +1,13 @@
 """``protocol``: a hand-written sans-I/O NATS client protocol and an asyncio connection on it.
 
-The table of contents: everything public is re-exported here. The parser, encoder, headers and
-subjects modules do no I/O (they are fed bytes and return frames); ``connection`` is the
-asyncio side, with its parts in ``transport``, ``handshake``, ``reconnect``, ``request`` and
-``status``. This package never imports ``jetstream`` or ``objstore``.
+The table of contents: everything public is re-exported here, including the wire vocabulary
+the upper layers use (``STATUS_*`` codes, ``STATUS_HDR``/``DESCRIPTION_HDR``). The parser,
+encoder, headers, subjects, frames, wire and errors modules do no I/O (they are fed bytes and
+return frames). The asyncio side: ``connection`` (the public ``Connection`` API) on ``session``
+(state machine, frames in, lifetime; its states and transitions in ``state``), composed of
+parts that each own their state: ``outbox``, ``keepalive``, ``subtable``, ``request``,
+``permissions``, ``handshake``, ``reconnect``, ``status`` and ``transport``. This package never
+imports ``jetstream`` or ``objstore``.
 """
 
 from .connection import Connection, connect

@@ -86,15 +86,21 @@ class PermissionViolationError(ServerError):
     ``subject`` is the subject the server names (``Permissions Violation for Publish to
     "subj"``), "" if it names none; ``kind`` is ``"publish"``, ``"reply"`` (``Publish with Reply
     of``), ``"subscription"`` or "" (nats-server client.go pubPermissionViolation,
-    replySubjectViolation, sendErr of processSub)."""
+    replySubjectViolation, sendErr of processSub); ``queue`` the queue group of a refused queue
+    subscription, else ``None``."""
 
     def __init__(self, text: str) -> None:
         super().__init__(text)
         quoted = text.split('"')[1::2]
         self.subject = quoted[0] if quoted else ""
         low = text.lower()
+        # A refused queue subscription names its queue second: ... for Subscription to "s" using
+        # queue "q" (nats-server client.go processSub).
+        self.queue: str | None = None
         if "for subscription" in low:
             self.kind = "subscription"
+            if "using queue" in low and len(quoted) > 1:
+                self.queue = quoted[1]
         elif "with reply of" in low:
             self.kind = "reply"
         elif "for publish" in low:

@@ -140,15 +140,12 @@ class PermissionRouter:
 
     def route(self, err: PermissionViolationError) -> None:
         """Fail the operation that caused ``err`` (module docstring); the connection stays open."""
-        text = err.text
-        quoted = text.split('"')[1::2]
-        subject = err.subject
-        low = text.lower()
+        subject = err.subject  # parsed once, in errors.PermissionViolationError
         routed = False
         requests = self._requests
         mux = requests.mux
         if err.kind == "subscription":
-            queue = quoted[1] if "using queue" in low and len(quoted) > 1 else None
+            queue = err.queue
             if mux is not None and subject == mux.subject:
                 requests.drop_mux(err)
                 routed = True

@@ -38,21 +38,18 @@ class StatusEvent:
 
 class Events:
     """The listener queues and status callbacks of one connection. ``current_url()`` names the
-    server an event is about; ``closed`` is set once ``closed`` has been emitted."""
+    server an event is about."""
 
-    __slots__ = ("listeners", "closed", "_loop", "_options", "_current_url")
+    __slots__ = ("listeners", "_loop", "_options", "_current_url")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, options: Any, current_url: Callable[[], str]) -> None:
         self.listeners: list[asyncio.Queue] = []
-        self.closed = False
         self._loop = loop
         self._options = options
         self._current_url = current_url
 
     def emit(self, kind: str, error: Optional[BaseException] = None) -> None:
         event = StatusEvent(kind, self._current_url(), error)
-        if kind == "closed":
-            self.closed = True
         for q in list(self.listeners):
             if q.qsize() < _LISTENER_QUEUE_MAX:
                 q.put_nowait(event)

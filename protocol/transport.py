@@ -1,4 +1,4 @@
-"""``NatsProtocol``: the ``asyncio.Protocol`` between a socket and a :class:`Connection`.
+"""``NatsProtocol``: the ``asyncio.Protocol`` between a socket and a connection's ``Session``.
 
 Rule: this module parses nothing and knows no subscriptions. ``data_received`` hands the raw
 bytes straight to the ``on_data`` callback it was made with (``Connection._on_data``, which
