@@ -14,8 +14,15 @@ import json
 from typing import Any, AsyncIterator, Mapping, Optional, Union
 
 import protocol
-from protocol import Headers, Msg, NatsTimeoutError, NoRespondersError
-from protocol.wire import STATUS_EOB, STATUS_NO_MESSAGES, STATUS_NO_RESPONDERS
+from protocol import (
+    STATUS_EOB,
+    STATUS_NO_MESSAGES,
+    STATUS_NO_RESPONDERS,
+    Headers,
+    Msg,
+    NatsTimeoutError,
+    NoRespondersError,
+)
 
 from . import subjects as subj
 from .codec import parse_time

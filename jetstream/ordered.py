@@ -20,8 +20,7 @@ import asyncio
 from datetime import datetime
 from typing import Any, Optional, Sequence, Union
 
-from protocol import Msg, NatsError, NatsTimeoutError, next_nuid
-from protocol.wire import STATUS_CONFLICT, STATUS_CONTROL
+from protocol import STATUS_CONFLICT, STATUS_CONTROL, Msg, NatsError, NatsTimeoutError, next_nuid
 
 from .ack import AckMetadata
 from .context import JsContext

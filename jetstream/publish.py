@@ -19,8 +19,7 @@ import asyncio
 import json
 from typing import Any, Optional
 
-from protocol import Msg, NatsError, NatsTimeoutError, NoRespondersError
-from protocol.wire import STATUS_NO_RESPONDERS
+from protocol import STATUS_NO_RESPONDERS, Msg, NatsError, NatsTimeoutError, NoRespondersError
 
 from .context import JsContext
 from .errors import (

@@ -27,8 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from protocol import Headers, next_nuid
-from protocol.wire import STATUS_NO_RESPONDERS
+from protocol import STATUS_NO_RESPONDERS, Headers, next_nuid
 
 from .context import JsContext
 from .errors import (

@@ -11,8 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator, Optional
 
-from protocol import NatsError, NatsTimeoutError
-from protocol.wire import STATUS_CONFLICT, STATUS_CONTROL, STATUS_NO_MESSAGES, STATUS_REQUEST_TIMEOUT
+from protocol import (
+    STATUS_CONFLICT,
+    STATUS_CONTROL,
+    STATUS_NO_MESSAGES,
+    STATUS_REQUEST_TIMEOUT,
+    NatsError,
+    NatsTimeoutError,
+)
 
 from .ack import AckMetadata
 from .context import JsContext
