@@ -1,19 +1,14 @@
 """``Publisher``: pipelined publishing with a window of in-flight acks, and its ``Settlement``.
 
-Owns the window (bounded in messages and bytes) over one ack inbox subscription, the ack reader,
-the resend of transient failures and the account of a window after an error. It reports the first
-error, waits for every ack on exit and retries transient failures: a 503 "no responders" (no stream
-leader right now: the message was not stored, so resending is safe) is retried with backoff for up
-to the ack timeout, which covers a stream leader election; a timed-out ack is retried only when the
-message carries a ``Nats-Msg-Id`` (``idempotent=True`` adds one), because only then does the server
-drop a duplicate (wire.md 2.7, duplicate_window).
+Owns the window's bounds (messages and bytes) over one ack inbox subscription, the ack reader,
+the ack timer and the settling of a window after an error. It reports the first error and waits
+for every ack on exit. Transient failures (a 503 "no responders" during a leader election, a
+timed-out ack carrying a ``Nats-Msg-Id``) are resent by :class:`~jetstream.resend.Resender`.
 
-After an error, ``Publisher.settle`` accounts for every message of the window: acknowledged,
-refused, withdrawn from the connection's outbox before it was sent (``discard_unsent``), or of
-unknown fate (written to a connection that was then lost, or its ack timed out). A caller that
-cleans up (the object store purging a failed put's chunks) needs that account: only messages of
-unknown fate can still be stored after the cleanup.
-
+After an error, ``Publisher.settle`` accounts for every message of the window (a
+:class:`~jetstream.window.Settlement`): a caller that cleans up, such as the object store purging a
+failed put's chunks, needs to know which messages may still be stored after the cleanup. The
+window's entries and their account live in :mod:`jetstream.window`; this module drives them.
 ``Publisher.publish`` is a hot path: one dict insert, one slotted entry and one connection write a
 message. Must not import ``jetstream.client`` (it takes the narrow
 :class:`~jetstream.context.JsContext`).
@@ -24,21 +19,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from dataclasses import dataclass
 from typing import Any, Optional
 
-from protocol import STATUS_NO_RESPONDERS, Headers, next_nuid
+from protocol import STATUS_NO_RESPONDERS, next_nuid
 
 from .context import JsContext
 from .errors import (
     APIError,
     JetStreamError,
     JetStreamTimeoutError,
-    NoStreamResponseError,
     api_error_from_json,
 )
 from .headers import has_msg_id, publish_headers
-from .publish import MAX_RETRY_WAIT, explain_no_responders
+from .resend import Resender
+from .window import Pending, Settlement, Window
 
 __all__ = ["Publisher", "Settlement"]
 
@@ -49,35 +43,6 @@ _RETRYABLE_ERR_CODES = frozenset({10008})
 def _wake_future(fut: asyncio.Future) -> None:
     if not fut.done():
         fut.set_result(None)
-
-class _Pending:
-    __slots__ = ("subject", "payload", "headers", "size", "sent", "first_sent", "epoch", "attempts")
-
-    def __init__(self, subject: str, payload: bytes, headers: Optional[Headers], size: int, sent: float, epoch: int) -> None:
-        self.subject = subject
-        self.payload = payload
-        self.headers = headers
-        self.size = size
-        self.sent = sent
-        self.first_sent = sent
-        self.epoch = epoch  # the connection it was written to (see Publisher._epoch)
-        self.attempts = 0
-
-
-@dataclass
-class Settlement:
-    """What became of a publisher's window after an error (``Publisher.settle``).
-
-    ``withdrawn``: taken back from the connection's outbox or reconnect buffer, or a resend that
-    had not happened yet: provably never sent. ``unknown``: written to a connection that was then
-    lost, or whose ack timed out, or still unanswered when the bound ran out: the server may
-    have stored it, even later (a paused server reading its socket after it resumes).
-    Messages acknowledged or refused are settled and not counted here.
-    """
-
-    withdrawn: int = 0
-    unknown: int = 0
-
 
 class Publisher:
     """Pipelined publishing with a window of in-flight acks bounded in messages and bytes.
@@ -110,8 +75,7 @@ class Publisher:
         self.retries = retries
         self.retry_wait = retry_wait
         self.idempotent = idempotent
-        self._inflight: dict[str, _Pending] = {}
-        self._inflight_bytes = 0
+        self._win = Window()
         self._tokens = itertools.count(1)
         self._prefix = ""
         self._sub: Any = None
@@ -119,21 +83,25 @@ class Publisher:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._window: Optional[asyncio.Future] = None
         self._error: Optional[BaseException] = None
-        self._retrying = 0  # messages waiting to be resent: they keep their window slot
-        self._retry_tasks: set[asyncio.Task] = set()
         self.acked = 0
         self.acked_bytes = 0
         self.last_seq = 0
         self.stream = ""
         self.duplicates = 0
-        self._unknown = 0  # messages whose ack timed out: they may still be stored
-        self._withdrawn_resends = 0  # 503'd messages not resent after the error: never stored
         # Subjects registered with the connection's publish-error routes: a permission violation
         # for one of them fails this publisher at once (not by ack timeout, not a later flush()).
         self._routed: set[str] = set()
-        # Permission -ERRs per subject not yet matched to a window entry (one per refused message).
-        self._refusals: dict[str, int] = {}
-        self._subject_listened: dict[str, bool] = {}  # after 503s: does a stream listen here?
+        self._resender = Resender(
+            js,
+            self._win,
+            retries=retries,
+            retry_wait=retry_wait,
+            timeout=self.timeout,
+            send=self._send_again,
+            stopped=lambda: self._error is not None or self._sub is None,
+            fail=self._fail,
+            wake=self._wake,
+        )
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "Publisher":
@@ -168,8 +136,7 @@ class Publisher:
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
-        for task in list(self._retry_tasks):
-            task.cancel()
+        self._resender.cancel_all()
         if self._sub is not None and not self._nc.is_closed:
             await self._sub.unsubscribe()
         self._sub = None
@@ -177,11 +144,11 @@ class Publisher:
     @property
     def pending(self) -> int:
         """Messages in the window: awaiting an ack or waiting to be resent."""
-        return len(self._inflight) + self._retrying
+        return self._win.pending
 
     @property
     def pending_bytes(self) -> int:
-        return self._inflight_bytes
+        return self._win.nbytes
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -199,10 +166,11 @@ class Publisher:
         ):
             payload = bytes(payload)  # kept for retries: must not change under us
         size = len(payload)
-        inflight = self._inflight
-        while (inflight or self._retrying) and (
-            len(inflight) + self._retrying >= self.max_pending_msgs
-            or self._inflight_bytes + size > self.max_pending_bytes
+        win = self._win
+        inflight = win.entries
+        while (inflight or win.retrying) and (
+            len(inflight) + win.retrying >= self.max_pending_msgs
+            or win.nbytes + size > self.max_pending_bytes
         ):
             await self._wait_window()
             if self._error is not None:
@@ -211,8 +179,8 @@ class Publisher:
             msg_id = next_nuid()
         hdrs = publish_headers(headers, msg_id=msg_id) if (headers is not None or msg_id) else None
         token = str(next(self._tokens))
-        inflight[token] = _Pending(subject, payload, hdrs, size, self._loop.time(), self._epoch())
-        self._inflight_bytes += size
+        inflight[token] = Pending(subject, payload, hdrs, size, self._loop.time(), self._epoch())
+        win.nbytes += size
         if subject not in self._routed:
             self._routed.add(subject)
             self._nc.add_publish_error_route(subject, self._on_refused)
@@ -222,9 +190,10 @@ class Publisher:
         """Wait until every message is acknowledged; raise the first error."""
         loop = self._loop
         deadline = loop.time() + (timeout if timeout is not None else self.timeout * (self.retries + 2))
-        while (self._inflight or self._retrying) and self._error is None:
+        win = self._win
+        while win.pending and self._error is None:
             if loop.time() > deadline:
-                self._fail(JetStreamTimeoutError(f"{len(self._inflight)} publish ack(s) still missing"))
+                self._fail(JetStreamTimeoutError(f"{len(win.entries)} publish ack(s) still missing"))
                 break
             await self._wait_window()
         if self._error is not None:
@@ -237,44 +206,29 @@ class Publisher:
         return nc.reconnects + 1 if nc.is_reconnecting else nc.reconnects
 
     async def settle(self, timeout: Optional[float] = None) -> Settlement:
-        """After an error: account for every message of the window (never raises the publish
-        error), so that a caller's cleanup (purging partial chunks) runs after the last one was
-        stored or refused. Resends still waiting out their backoff give up, messages the
-        connection still holds unsent are withdrawn (``Connection.discard_unsent``), messages
-        the server refused by permission (one ``-ERR`` each, never an ack) are settled as
-        refused; then it waits, up to
-        ``timeout`` (default twice the ack timeout), for the acks of messages written to the
-        live connection. Messages written to a connection since lost will never be answered:
-        they are counted ``unknown`` at once, as is whatever is unanswered when the bound runs out.
+        """After an error: account for every message of the window; never raises the publish error.
+
+        Resends waiting out their backoff give up and messages the connection still holds unsent
+        are withdrawn (``Connection.discard_unsent``); messages refused by permission (one
+        ``-ERR`` each, never an ack) are settled; then it waits up to ``timeout`` (default twice
+        the ack timeout) for the acks of messages on the live connection. Those written to a
+        connection since lost, and whatever is unanswered at the bound, count as ``unknown``.
         """
         if self._error is None:
             self._fail(JetStreamError("publisher stopped"))
         report = Settlement()
-        if self._retry_tasks:
-            # Resends still waiting out their backoff see the error and give up (withdrawn):
-            # waited for, not cancelled, so that each one's account is kept (at most ~1 s).
-            await asyncio.wait(list(self._retry_tasks))
-        inflight = self._inflight
-        for reply in self._nc.discard_unsent(self._prefix):
-            entry = inflight.pop(reply[len(self._prefix) :], None)
-            if entry is not None:
-                self._inflight_bytes -= entry.size
-                report.withdrawn += 1
-        report.withdrawn += self._withdrawn_resends
-        self._withdrawn_resends = 0
+        # Resends still waiting out their backoff see the error and give up (withdrawn):
+        # waited for, not cancelled, so that each one's account is kept (at most ~1 s).
+        await self._resender.wait_all()
+        win = self._win
+        report.withdrawn = win.withdraw(self._nc.discard_unsent(self._prefix), len(self._prefix)) + win.withdrawn
+        win.withdrawn = 0
         deadline = self._loop.time() + (timeout if timeout is not None else 2 * self.timeout)
-        while inflight:
-            self._take_refused()
-            if not inflight:
-                break
+        while win.entries:
+            win.take_refused()
             nc = self._nc
-            current = nc.reconnects if nc.is_connected else None
-            # Written to a connection that is gone: no ack can come for it any more.
-            for token in [t for t, e in inflight.items() if e.epoch != current]:
-                entry = inflight.pop(token)
-                self._inflight_bytes -= entry.size
-                report.unknown += 1
-            if not inflight:
+            report.unknown += win.drop_lost(nc.reconnects if nc.is_connected else None)
+            if not win.entries:
                 break
             remaining = deadline - self._loop.time()
             if remaining <= 0:
@@ -286,8 +240,8 @@ class Publisher:
                 await w
             finally:
                 handle.cancel()
-        report.unknown += len(inflight) + self._unknown
-        self._unknown = 0
+        report.unknown += len(win.entries) + win.timed_out
+        win.timed_out = 0
         return report
 
     def _wait_window(self) -> asyncio.Future:
@@ -305,23 +259,9 @@ class Publisher:
 
     def _on_refused(self, err: Any) -> None:
         """A permission violation for a subject this publisher wrote to (connection route): one
-        per refused message. Such a message gets no ack; ``_take_refused`` settles it."""
-        self._refusals[err.subject] = self._refusals.get(err.subject, 0) + 1
+        per refused message, which gets no ack (``Window.take_refused`` settles it)."""
+        self._win.refused(err.subject)
         self._fail(err)
-
-    def _take_refused(self) -> int:
-        """Settle messages refused by permission: each message gets an ack or a -ERR, never both,
-        so once a subject's entries still in the window are no more than its -ERRs, every one of
-        them was refused."""
-        taken = 0
-        for subject, n in list(self._refusals.items()):
-            tokens = [t for t, e in self._inflight.items() if e.subject == subject]
-            if len(tokens) <= n:
-                for t in tokens:
-                    self._inflight_bytes -= self._inflight.pop(t).size
-                taken += len(tokens)
-                self._refusals[subject] = n - len(tokens)
-        return taken
 
     def _fail(self, err: BaseException) -> None:
         if self._error is None:
@@ -331,17 +271,18 @@ class Publisher:
     # Acks --------------------------------------------------------------------------------------
     async def _read_acks(self) -> None:
         plen = len(self._prefix)
-        inflight = self._inflight
+        win = self._win
+        inflight = win.entries
         try:
             async for msg in self._sub:
                 entry = inflight.pop(msg.subject[plen:], None)
                 if entry is None:
                     continue
-                self._inflight_bytes -= entry.size
+                win.nbytes -= entry.size
                 data = msg.data
                 if not data:
                     if msg.status == STATUS_NO_RESPONDERS:
-                        self._retry(entry, None)
+                        self._resender.retry(entry, None)
                     else:
                         self._fail(APIError(0, 0, f"empty publish ack for {entry.subject!r} (status {msg.status})"))
                     continue
@@ -354,7 +295,7 @@ class Publisher:
                 if err:
                     api_err = api_error_from_json(err, stream=resp.get("stream"))
                     if api_err.err_code in _RETRYABLE_ERR_CODES:
-                        self._retry(entry, api_err)
+                        self._resender.retry(entry, api_err)
                     else:
                         self._fail(api_err)
                     continue
@@ -374,87 +315,13 @@ class Publisher:
         except Exception as err:  # noqa: BLE001 - reported, never swallowed
             self._fail(err)
 
-    def _retry(self, entry: _Pending, cause: Optional[BaseException]) -> None:
-        """Resend ``entry`` after a backoff. ``cause`` None means a 503 (no stream leader yet):
-        retried for at least ``retries`` attempts and up to the ack timeout since it was first
-        sent, then explained (``explain_no_responders``) and raised."""
-        wait = min(self.retry_wait * (2 ** entry.attempts), MAX_RETRY_WAIT)
-        if entry.attempts >= self.retries:
-            if cause is not None:
-                self._fail(cause)
-                return
-            if self._loop.time() + wait - entry.first_sent > self.timeout:
-                self._spawn(self._fail_explained(entry.subject))
-                return
-            if self._subject_listened.get(entry.subject) is not True:
-                # Retries used up: resend only if a stream listens (an election), else fail.
-                self._retrying += 1
-                self._inflight_bytes += entry.size
-                self._spawn(self._explain_then_resend(entry, wait))
-                return
-        entry.attempts += 1
-        self._retrying += 1
-        self._inflight_bytes += entry.size  # the message keeps its window slot while it waits
-        self._spawn(self._resend(entry, wait))
-
-    def _spawn(self, coro: Any) -> None:
-        task = self._loop.create_task(coro)
-        self._retry_tasks.add(task)
-        task.add_done_callback(self._retry_tasks.discard)
-
-    async def _explain_then_resend(self, entry: _Pending, wait: float) -> None:
-        """A message past its 503 retries: look up once per subject whether a stream listens on
-        it (then its leader is being elected: keep resending until the ack timeout) or not."""
-        err: Optional[NoStreamResponseError] = None
-        try:
-            if self._subject_listened.get(entry.subject) is None:
-                err = await explain_no_responders(self._js, entry.subject)
-                # Unknown (the meta leader did not answer either) counts as "may be an election".
-                self._subject_listened[entry.subject] = err.listened is not False
-        finally:
-            self._retrying -= 1
-            self._inflight_bytes -= entry.size
-        if self._subject_listened.get(entry.subject):
-            entry.attempts += 1
-            self._retrying += 1
-            self._inflight_bytes += entry.size
-            await self._resend(entry, wait)
-        else:
-            self._fail(err or NoStreamResponseError(f"no stream matches subject {entry.subject!r}"))
-            self._wake()
-
-    async def _fail_explained(self, subject: str) -> None:
-        self._retrying += 1  # keeps wait()/settle() from ending before the error is set
-        try:
-            self._fail(await explain_no_responders(self._js, subject))
-        finally:
-            self._retrying -= 1
-            self._wake()
-
-    async def _resend(self, entry: _Pending, wait: float) -> None:
-        sent = False
-        try:
-            await asyncio.sleep(wait)
-            if self._error is not None or self._sub is None:
-                self._inflight_bytes -= entry.size
-                self._withdrawn_resends += 1
-                return
-            token = str(next(self._tokens))
-            entry.sent = self._loop.time()
-            entry.epoch = self._epoch()
-            self._inflight[token] = entry
-            sent = True
-            await self._nc.publish(entry.subject, entry.payload, reply=self._prefix + token, headers=entry.headers)
-        except asyncio.CancelledError:
-            if not sent:  # cancelled (close()) before it was resent: provably not stored
-                self._inflight_bytes -= entry.size
-                self._withdrawn_resends += 1
-            raise
-        except Exception as err:  # noqa: BLE001
-            self._fail(err)
-        finally:
-            self._retrying -= 1
-            self._wake()
+    async def _send_again(self, entry: Pending) -> None:
+        """Write a resent entry under a new token, on the current connection (``Resender``)."""
+        token = str(next(self._tokens))
+        entry.sent = self._loop.time()
+        entry.epoch = self._epoch()
+        self._win.entries[token] = entry
+        await self._nc.publish(entry.subject, entry.payload, reply=self._prefix + token, headers=entry.headers)
 
     def _arm_timer(self) -> None:
         self._timer = self._loop.call_later(max(0.05, self.timeout / 4), self._check_timeouts)
@@ -462,25 +329,15 @@ class Publisher:
     def _check_timeouts(self) -> None:
         """Expire acks older than ``timeout`` (dict order is send order)."""
         self._timer = None
-        now = self._loop.time()
-        limit = now - self.timeout
-        inflight = self._inflight
-        expired = []
-        for token, entry in inflight.items():
-            if entry.sent > limit:
-                break
-            expired.append(token)
         nc = self._nc
         current = nc.reconnects if nc.is_connected else None
-        for token in expired:
-            entry = inflight.pop(token)
-            self._inflight_bytes -= entry.size
+        for entry in self._win.expire(self._loop.time() - self.timeout):
             why = "" if entry.epoch == current else " (the connection it was sent on was lost)"
             timeout_err = JetStreamTimeoutError(f"no publish ack for {entry.subject!r} within {self.timeout}s{why}")
             if has_msg_id(entry.headers):
-                self._retry(entry, timeout_err)
+                self._resender.retry(entry, timeout_err)
             else:
-                self._unknown += 1
+                self._win.timed_out += 1
                 self._fail(timeout_err)
         if self._sub is not None:
             self._arm_timer()
