@@ -30,6 +30,7 @@ __all__ = [
     "HDR_LAST_CONSUMER",
     "HDR_LAST_STREAM",
     "HDR_CONSUMER_STALLED",
+    "HDR_MSG_SIZE",
     "publish_headers",
     "has_msg_id",
 ]
@@ -58,6 +59,10 @@ HDR_TIMESTAMP = "Nats-Time-Stamp"
 HDR_LAST_CONSUMER = "Nats-Last-Consumer"
 HDR_LAST_STREAM = "Nats-Last-Stream"
 HDR_CONSUMER_STALLED = "Nats-Consumer-Stalled"
+
+# Delivered instead of the payload by a consumer with ``headers_only`` (server: the original
+# message's headers plus its payload length in this header, and an empty body).
+HDR_MSG_SIZE = "Nats-Msg-Size"
 
 _MSG_ID_LINE = b"\r\n" + HDR_MSG_ID.encode() + b":"
 

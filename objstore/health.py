@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Iterable, Optional, TypeVar, Union
 
-from jetstream import StoredMsg
+from jetstream import HDR_MSG_SIZE, StoredMsg
 from protocol import NatsError, NatsTimeoutError
 
 from .bucket import Bucket
@@ -237,7 +237,7 @@ async def _chunk_sizes(bucket: Bucket, report: HealthReport) -> Optional[dict[st
         while True:
             msg = await oc.next(timeout=_SIZE_IDLE)
             hdrs = msg.headers
-            raw = hdrs.get("Nats-Msg-Size") if hdrs is not None else None
+            raw = hdrs.get(HDR_MSG_SIZE) if hdrs is not None else None
             if raw is None or not raw.strip().isdigit():
                 report.notes.append("size check skipped: the server sent no Nats-Msg-Size header for headers-only delivery")
                 return None

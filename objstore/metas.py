@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Optional
 
 from jetstream import MessageNotFoundError, StoredMsg, WrongLastSequenceError
-from jetstream.publish import HDR_EXPECTED_LAST_SUBJ_SEQ, HDR_ROLLUP, ROLLUP_SUBJECT
+from jetstream import HDR_EXPECTED_LAST_SUBJ_SEQ, HDR_ROLLUP, ROLLUP_SUBJECT
 from protocol import MAX_CONTROL_LINE, ConnectionClosedError, Headers, NatsError, NatsTimeoutError, encode_headers
 
 from .bucket import Bucket
