@@ -180,6 +180,7 @@ class Dialer:
             raise
         self.queue = None
         server.reconnects = 0
+        server.connected_at = time.monotonic()
         return leftover
 
     def _ssl_context(self) -> ssl.SSLContext:

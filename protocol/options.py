@@ -29,7 +29,7 @@ class ServerAddr:
 
     __slots__ = (
         "scheme", "host", "port", "user", "password", "token", "implicit",
-        "reconnects", "last_attempt", "last_auth_error",
+        "reconnects", "last_attempt", "last_auth_error", "connected_at",
     )
 
     def __init__(self, scheme: str, host: str, port: int, user: str = "", password: str = "", token: str = "", implicit: bool = False) -> None:
@@ -45,6 +45,7 @@ class ServerAddr:
         # Text of the last auth error this server gave (nats.go lastErr): the same one twice in
         # a row means retrying is pointless.
         self.last_auth_error: Optional[str] = None
+        self.connected_at = 0.0  # monotonic time of the last successful handshake
 
     @property
     def tls(self) -> bool:

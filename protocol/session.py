@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from typing import Any, Callable, Optional
 
 from .errors import (
@@ -49,6 +50,9 @@ from .status import Events, describe
 from .subtable import SubscriptionTable
 from .transport import NatsProtocol
 from .wire import DEFAULT_MAX_PAYLOAD, PING, PONG
+
+# A remembered auth error is forgotten once a connection to that server has stayed up this long.
+AUTH_ERROR_RESET_AFTER = 10.0
 
 __all__ = ["Session"]
 
@@ -164,8 +168,12 @@ class Session:
         retry = True
         server = self.pool.current
         if isinstance(err, AuthorizationError) and server is not None:
-            # The same auth error twice in a row from one server: give up (nats.go lastErr).
-            retry = server.last_auth_error != err.text
+            # The same auth error twice in a row from one server: give up (nats.go lastErr). A
+            # connection that stayed up AUTH_ERROR_RESET_AFTER seconds first makes it a new
+            # incident (credentials revoked and renewed much later). One that fails at once
+            # again (an expired JWT accepted in its last second) does not: no reconnect storm.
+            lived = time.monotonic() - server.connected_at
+            retry = server.last_auth_error != err.text or lived >= AUTH_ERROR_RESET_AFTER
             server.last_auth_error = err.text
         self.broken(err, reconnect=retry)
 

@@ -438,3 +438,45 @@ async def test_real_server_with_default_options(nats_url):
         assert nc.is_connected and nc.last_error is None
     finally:
         await nc.close()
+
+
+# A remembered auth error is forgotten once a connection stayed up ---------------------------------
+async def test_same_auth_error_much_later_reconnects_again(crafted, monkeypatch):
+    """The same auth error twice in a row from one server closes the connection (bad credentials
+    for good); after a connection that stayed up AUTH_ERROR_RESET_AFTER seconds it is a new
+    incident, and the client reconnects."""
+    monkeypatch.setattr(protocol.session, "AUTH_ERROR_RESET_AFTER", 0.2)
+    srv = await crafted(GOOD_INFO)
+    events: list[str] = []
+    nc = await protocol.connect(
+        srv.url, reconnect_time_wait=0.05, reconnect_jitter=0.0,
+        reconnected_cb=lambda: events.append("reconnected"), closed_cb=lambda: events.append("closed"),
+    )
+    try:
+        for n in range(1, 4):
+            writer = await srv.next_connection()
+            await asyncio.sleep(0.3)  # "much later": past the reset interval
+            writer.write(b"-ERR 'Authorization Violation'\r\n")
+            await _until(lambda: events.count("reconnected") == n or "closed" in events, what=f"reconnect {n}")
+            assert "closed" not in events and nc.is_connected
+    finally:
+        await nc.close()
+
+
+async def test_same_auth_error_right_after_connecting_closes(crafted, monkeypatch):
+    """The same auth error again right after a reconnect (an expired JWT accepted in its last
+    second): the credentials are bad, the client gives up instead of looping."""
+    monkeypatch.setattr(protocol.session, "AUTH_ERROR_RESET_AFTER", 5.0)
+    srv = await crafted(GOOD_INFO)
+    events: list[str] = []
+    nc = await protocol.connect(
+        srv.url, reconnect_time_wait=0.05, reconnect_jitter=0.0,
+        reconnected_cb=lambda: events.append("reconnected"), closed_cb=lambda: events.append("closed"),
+    )
+    try:
+        (await srv.next_connection()).write(b"-ERR 'Authorization Violation'\r\n")
+        (await srv.next_connection()).write(b"-ERR 'Authorization Violation'\r\n")
+        await _until(lambda: "closed" in events, what="the close")
+        assert events.count("reconnected") == 1 and nc.is_closed
+    finally:
+        await nc.close()
