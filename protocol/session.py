@@ -140,6 +140,7 @@ class Session:
     def dispatch(self, frames: list) -> None:
         subs = self.table.by_sid
         client = self._client
+        proto = self.proto
         for f in frames:
             if type(f) is Msg:
                 sub = subs.get(f.sid)
@@ -154,6 +155,11 @@ class Session:
                 self._apply_info(f.data)
             elif type(f) is Err:
                 self._on_server_error(f.text)
+                if self.proto is not proto:
+                    # That -ERR ended the transport these frames came from (the server closes
+                    # it after a fatal one): what followed it there is moot. A second auth error
+                    # in the same read (an expiring JWT) must not count as a failed reconnect.
+                    return
 
     def _on_server_error(self, text: str) -> None:
         err, action = classify_server_error(text)

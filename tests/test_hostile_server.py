@@ -480,3 +480,24 @@ async def test_same_auth_error_right_after_connecting_closes(crafted, monkeypatc
         assert events.count("reconnected") == 1 and nc.is_closed
     finally:
         await nc.close()
+
+
+async def test_frames_after_a_fatal_error_in_the_same_read_are_dropped(crafted):
+    """The server closes the connection after a fatal -ERR; anything after it in the same read
+    belongs to a dead transport. A second auth error there (an expiring JWT sends two) is not
+    counted again, or it would pass for a failed reconnect and end the connection."""
+    srv = await crafted(GOOD_INFO)
+    errors: list[BaseException] = []
+    events: list[str] = []
+    nc = await protocol.connect(
+        srv.url, reconnect_time_wait=0.05, reconnect_jitter=0.0, error_cb=errors.append,
+        reconnected_cb=lambda: events.append("reconnected"), closed_cb=lambda: events.append("closed"),
+    )
+    try:
+        writer = await srv.next_connection()
+        writer.write(b"-ERR 'User Authentication Expired'\r\n-ERR 'User Authentication Expired'\r\n")
+        await _until(lambda: "reconnected" in events or "closed" in events, what="the reconnect")
+        assert events == ["reconnected"] and nc.is_connected
+        assert [str(e) for e in errors] == ["User Authentication Expired"]
+    finally:
+        await nc.close()
