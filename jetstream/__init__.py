@@ -45,6 +45,7 @@ from .headers import (
 )
 from .publish import explain_no_responders
 from .publisher import Publisher, Settlement
+from .fast_batch import FastBatch
 from .subjects import ACK_PREFIX, FC_PREFIX
 from .pull import PullConsumer
 
@@ -67,6 +68,7 @@ __all__ = [
     "ConsumerInfo",
     "DeliverPolicy",
     "DiscardPolicy",
+    "FastBatch",
     "JetStream",
     "JsMsg",
     "OrderedConsumer",

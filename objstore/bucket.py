@@ -44,7 +44,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -56,6 +56,9 @@ class Bucket:
         self.direct = self.replicas == 1 and bool(cfg.allow_direct)
         self.max_msg_size: Optional[int] = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         self.missing = _Missing(name)
+        # ADR-50: the stream allows fast-ingest batches. A server that predates them drops the
+        # unknown field, so a true value here also means the server supports them.
+        self.fast_ingest = bool(cfg.allow_batched)
 
     @classmethod
     async def bind(cls, js: JetStream, name: str) -> tuple["Bucket", StreamInfo]:

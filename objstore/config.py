@@ -38,6 +38,9 @@ class ObjectStoreConfig:
     placement: Optional[Placement] = None
     metadata: Optional[dict[str, str]] = None
     compression: bool = False
+    # ADR-50 fast ingest: the stream allows batched publishes (server 2.14+); puts then send
+    # their chunks as one flow-controlled batch (objstore.fast_put). Other clients read as usual.
+    fast_ingest: bool = False
 
     @property
     def ttl_seconds(self) -> Optional[float]:
@@ -63,6 +66,7 @@ class ObjectStoreStatus:
     compression: bool = False
     stream_info: Optional[StreamInfo] = field(default=None, repr=False)
     bad_metas: int = 0
+    fast_ingest: bool = False
 
     @classmethod
     def from_stream(cls, bucket: str, si: StreamInfo, *, count: int, bad_metas: int) -> "ObjectStoreStatus":
@@ -81,6 +85,7 @@ class ObjectStoreStatus:
             metadata=dict(cfg.metadata) if cfg.metadata else None,
             compression=_enum_value(cfg.compression) not in (None, "", "none"),
             stream_info=si,
+            fast_ingest=bool(cfg.allow_batched),
         )
 
     # nats-py names
@@ -119,6 +124,7 @@ def stream_config_for(config: ObjectStoreConfig) -> StreamConfig:
         allow_direct=True,
         metadata=dict(config.metadata) if config.metadata else None,
         compression="s2" if config.compression else "none",
+        allow_batched=True if config.fast_ingest else None,
     )
 
 

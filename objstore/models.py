@@ -216,6 +216,8 @@ class ObjectInfo:
     options: Optional[ObjectMetaOptions] = None
     metadata: Optional[dict[str, str]] = None
     links: Optional[list[str]] = None  # seed field; not on the wire
+    # How put() sent the chunks: "single" (one chunk), "pipelined" or "fast_ingest"; not on the wire.
+    put_path: Optional[str] = field(default=None, repr=False, compare=False)
     _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # Convenience ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from protocol import PermissionViolationError
 from .bucket import Bucket
 from .chunks import ChunkPlan, ChunkVerifier
 from .cleanup import clean_failed_put, purge_replaced
+from .fast_put import FastChunks
 from .metas import MetaFateUnknown, Metas
 from .models import ObjectInfo
 from .inputs import ResolvedSource, Source, check_source, iter_chunks
@@ -76,8 +77,13 @@ class ObjectWriter:
         previous_task = asyncio.get_running_loop().create_task(metas.previous(info.name)) if metas.known(info.name) else None
         try:
             if self.plan.fits_one():
+                info.put_path = "single"
                 await self._publish_one()
+            elif self.bucket.fast_ingest:
+                info.put_path = "fast_ingest"
+                await self._publish_fast()
             else:
+                info.put_path = "pipelined"
                 await self._publish_pipelined()
             v = self.verifier
             info.size, info.chunks = v.bytes, v.count
@@ -137,6 +143,17 @@ class ObjectWriter:
             raise
         finally:
             await pub.close()
+
+    async def _publish_fast(self) -> None:
+        """ADR-50 fast ingest (``fast_put``): one flow-controlled batch, no ack per chunk."""
+        sender = FastChunks(self.bucket)
+        try:
+            await sender.send(
+                self.bucket.chunk_subject(self.info.nuid), self.source.chunks(self.plan.chunk_size),
+                self.verifier.take, self.plan.chunk_size, self.progress, self.plan.size,
+            )
+        finally:
+            self._unknown, self._stored = sender.unknown, sender.stored
 
     async def _fail(self, err: BaseException) -> None:
         """The one failure path: a meta of unknown fate keeps the chunks (and says so); else

@@ -13,6 +13,7 @@ so the registry is complete before any reply is translated.
 from __future__ import annotations
 
 from .api import (
+    BatchPublishDisabledError,
     BadRequestError,
     ConsumerDoesNotExistError,
     ConsumerExistsError,
@@ -45,6 +46,7 @@ from .api import (
 from .base import ERR_CODE_TO_CLASS, APIError, JetStreamError, api_error_from_json, raise_for_api_response
 from .local import (
     CodecError,
+    FastBatchGapError,
     ConsumerStalledError,
     InvalidAckSubjectError,
     InvalidArgumentError,
@@ -63,6 +65,8 @@ __all__ = [
     "raise_for_api_response",
     # API errors, grouped
     "NotFoundError",
+    "BatchPublishDisabledError",
+    "FastBatchGapError",
     "StreamNotFoundError",
     "ConsumerNotFoundError",
     "MessageNotFoundError",

@@ -193,3 +193,11 @@ class ConsumerFilterMismatchError(APIError):
     err_code = 10131
     code = 400
     description = "Consumer create request did not match filtered subject from create subject"
+
+
+class BatchPublishDisabledError(APIError):
+    """ADR-50 fast ingest: the stream does not have ``allow_batched`` (or the server predates it)."""
+
+    err_code = 10205
+    code = 400
+    description = "batch publish is disabled"

@@ -68,3 +68,13 @@ class InvalidAckSubjectError(JetStreamError, ValueError):
 
 class CodecError(JetStreamError, ValueError):
     """A value could not be converted between API JSON and the Python models (bad time, duration, shape)."""
+
+
+class FastBatchGapError(JetStreamError):
+    """An ADR-50 fast-ingest batch in ``gap: fail`` mode was ended by the server after a gap (a
+    message it never received, e.g. dropped under load or lost with a connection): only the
+    messages before the gap were stored. ``stored`` is how many (the final ack's ``count``)."""
+
+    def __init__(self, message: str, *, stored: int | None = None) -> None:
+        super().__init__(message)
+        self.stored = stored
