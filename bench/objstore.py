@@ -100,8 +100,8 @@ async def _theirs(ctx: Context) -> tuple[Any, Any]:
     return nc, nc.jetstream(timeout=10.0)
 
 
-async def _ours_bucket(js: Any, bucket: str, storage: str) -> Any:
-    return await js.create_object_store(bucket=bucket, storage=storage)
+async def _ours_bucket(js: Any, bucket: str, storage: str, fast_ingest: bool = False) -> Any:
+    return await js.create_object_store(bucket=bucket, storage=storage, fast_ingest=fast_ingest)
 
 
 async def _theirs_bucket(js: Any, bucket: str, storage: str) -> Any:
@@ -137,13 +137,16 @@ async def _check_object(ctx: Context, bucket: str, name: str, size: int) -> None
 # 1-3. Puts and gets of in-memory payloads
 
 
-async def _put_run(ctx: Context, n: int, size: int, storage: str, side: str) -> Sample:
+async def _put_run(ctx: Context, n: int, size: int, storage: str, side: str, fast_ingest: bool = False) -> Sample:
     bucket = _bucket_name("PUT")
     payload = _payload(size)
     deadline = Deadline(ctx.run_timeout * 0.8, f"put {size} B loop")
     nc, js = await (_ours(ctx) if side == "ours" else _theirs(ctx))
     try:
-        store = await (_ours_bucket if side == "ours" else _theirs_bucket)(js, bucket, storage)
+        if side == "ours":
+            store = await _ours_bucket(js, bucket, storage, fast_ingest)
+        else:
+            store = await _theirs_bucket(js, bucket, storage)
         names = [f"obj-{i}" for i in range(n)]
         put = store.put
         t0 = perf()
@@ -328,6 +331,12 @@ async def _raw_big_put(ctx: Context, n: int, storage: str) -> Sample:
         await nc.close()
         await _drop_bucket(ctx, bucket)
     return Sample(n * size / MB, dt, f"{n / dt:,.2f} objects/s")
+
+
+async def _fast_big_put(ctx: Context, n: int, storage: str) -> Sample:
+    """Our put of a 64 MiB object into a bucket with ADR-50 fast ingest (``fast_ingest=True``):
+    one flow-controlled batch, no ack per chunk."""
+    return await _put_run(ctx, n, 64 * MIB, storage, "ours", fast_ingest=True)
 
 
 def _raw_fn(fn: Any, storage: str) -> Any:
@@ -545,6 +554,17 @@ for _storage in STORAGES:
         max_n=16,
         compare_to=f"obj put 64 MiB [{_storage}]",
         description="512 x 128 KiB publishes, 8 MiB window, acks counted: the server's ingest ceiling",
+    )
+    register(
+        f"obj put 64 MiB fast ingest [{_storage}]",
+        _raw_fn(_fast_big_put, _storage),
+        None,
+        "MB/s",
+        n=2,
+        quick_n=1,
+        max_n=16,
+        compare_to=f"obj put 64 MiB [{_storage}]",
+        description="ADR-50 fast-ingest batch (bucket fast_ingest=True): compare with the pipelined row above",
     )
     register(
         f"obj get 64 MiB [{_storage}]",

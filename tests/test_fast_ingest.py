@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
 
 import objstore
 from jetstream import BatchPublishDisabledError, FastBatch, StreamConfig
+from cli_util import js_out, ok  # tests/ is on sys.path via conftest
 from objstore import DEFAULT_CHUNK_SIZE as CS
 
 pytestmark = pytest.mark.timeout(60)
@@ -101,3 +103,17 @@ async def test_nats_py_reads_a_fast_ingest_object(nats_url: str) -> None:
         await ours.close()
 
 
+
+
+def test_cli_add_fast_ingest_and_put_path(nats_url: str, tmp_path: Path) -> None:
+    ok("add", "clifast", "--fast-ingest", url=nats_url)
+    status = js_out("status", "clifast", url=nats_url)
+    assert status["fast_ingest"] is True
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(3 * CS + 1))
+    doc = js_out("put", "clifast", str(src), url=nats_url)
+    assert doc["put_path"] == "fast_ingest" and doc["chunks"] == 4
+    ok("add", "cliplain", url=nats_url)
+    assert js_out("status", "cliplain", url=nats_url)["fast_ingest"] is False
+    doc = js_out("put", "cliplain", str(src), url=nats_url)
+    assert doc["put_path"] == "pipelined"

@@ -78,6 +78,7 @@ def status_to_json(st: ObjectStoreStatus) -> dict[str, Any]:
         "ttl_seconds": st.ttl.total_seconds() if st.ttl else None,
         "max_bytes": max_bytes if max_bytes and max_bytes > 0 else None,
         "compression": st.compression,
+        "fast_ingest": st.fast_ingest,
         "metadata": dict(st.metadata) if st.metadata else {},
         "backing_store": st.backing_store,
         "stream": getattr(cfg, "name", None),

@@ -32,6 +32,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", choices=("file", "memory"), default="file", help="storage backend (default file)")
     p.add_argument("--replicas", type=int, default=1, choices=range(1, 6), metavar="N", help="replicas, 1-5 (default 1)")
     p.add_argument("--compression", action="store_true", help="compress stored data (S2)")
+    p.add_argument("--fast-ingest", action="store_true",
+                   help="allow ADR-50 fast-ingest batches (server 2.14+): puts send chunks without an ack each")
     p.add_argument("--metadata", type=arg_kv("=", "--metadata"), action="append", metavar="KEY=VALUE",
                    help="bucket metadata (repeatable)")
 
@@ -47,6 +49,7 @@ async def cmd_add(ctx: Ctx) -> int:
         storage=a.storage,
         replicas=a.replicas,
         compression=a.compression,
+        fast_ingest=a.fast_ingest,
         metadata=dict(a.metadata) if a.metadata else None,
     )
     st = await store.status()
@@ -99,6 +102,7 @@ async def cmd_status(ctx: Ctx) -> int:
         ("Storage", doc["storage"]),
         ("Replicas", str(doc["replicas"])),
         ("Compression", "s2" if doc["compression"] else "none"),
+        ("Fast ingest", "yes" if doc["fast_ingest"] else "no"),
         ("Sealed", "yes" if doc["sealed"] else "no"),
         ("Stream", doc["stream"] or ""),
     ]

@@ -105,7 +105,7 @@ async def cmd_put(ctx: Ctx) -> int:
             src.close()
     if ctx.json:
         doc = info_to_json(info)
-        doc.update(skipped=False, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
+        doc.update(skipped=False, put_path=info.put_path, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
         ctx.emit_json(doc)
     else:
         rate = f", {format_rate(acked / elapsed)}" if elapsed > 0 and acked else ""
