@@ -135,7 +135,7 @@ class FastBatch:
         await self._until(lambda: self.pub_ack is not None, "the fast-ingest commit ack", ping=False)
         ack = self.pub_ack
         assert ack is not None
-        count = ack._extra.get("count")
+        count = ack.count
         if count != self.sent:
             raise FastBatchGapError(f"fast batch ended with {count} of {self.sent} messages stored", stored=count)
         return ack

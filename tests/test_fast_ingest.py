@@ -27,7 +27,7 @@ async def test_fast_batch_stores_every_message_in_order(js: objstore.JetStreamCo
             await batch.add("fb.x", b"m%d" % i)
         ack = await batch.commit()
     assert ack.stream == "FB" and ack.seq == 100
-    assert ack._extra.get("count") == 100 and batch.sent == 100
+    assert ack.count == 100 and ack.batch and batch.sent == 100
     info = await js.stream_info("FB")
     assert info.state.messages == 100  # the end-of-batch commit stored nothing
     assert (await js.get_msg("FB", seq=37)).data == b"m36"

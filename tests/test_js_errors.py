@@ -40,6 +40,7 @@ EXPECTED = {
     10083: E.ConsumerHeartbeatTooSmallError,
     10108: E.ConsumerFlowControlNeedsHeartbeatError,
     10131: E.ConsumerFilterMismatchError,
+    10205: E.BatchPublishDisabledError,
 }
 
 

@@ -39,6 +39,8 @@ class PubAck(JSONModel):
     seq: int
     domain: str | None = None
     duplicate: bool | None = None
+    batch: str | None = None  # ADR-50: the batch id and how many messages it stored (final ack)
+    count: int | None = None
     _extra: dict[str, Any] = extra_field()
 
 
