@@ -191,6 +191,8 @@ class ConnectOptions:
     inbox_prefix: str = INBOX_PREFIX
     drain_timeout: float = 30.0
     flush_timeout: float = 10.0
+    # On an INFO with ``ldm`` (lame duck mode), move to another known server before being evicted.
+    lame_duck_leave: bool = True
     # Status callbacks (the events() iterator is the primary interface).
     error_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     disconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)

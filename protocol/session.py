@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from typing import Any, Callable, Optional
 
@@ -53,6 +54,10 @@ from .wire import DEFAULT_MAX_PAYLOAD, PING, PONG
 
 # A remembered auth error is forgotten once a connection to that server has stayed up this long.
 AUTH_ERROR_RESET_AFTER = 10.0
+# Lame duck mode: leave within a random pause up to this many seconds (the server's grace period
+# is 10 s by default), after waiting at most LAME_DUCK_QUIET_WAIT for pending requests and a flush.
+LAME_DUCK_LEAVE_JITTER = 1.0
+LAME_DUCK_QUIET_WAIT = 2.0
 
 __all__ = ["Session"]
 
@@ -199,7 +204,9 @@ class Session:
             self.broken(err)
             return
         was_ldm = bool(self.info.get("ldm")) and not initial
-        self.info = info
+        # The handshake's INFO replaces; a later (asynchronous) INFO only updates: it omits what
+        # did not change, such as the ``nonce`` (ADR-5 of the client protocol).
+        self.info = info if initial else {**self.info, **info}
         self._set_max_payload(mp)
         self.parser.max_payload = inbound_cap(self.options.max_inbound_frame, mp)
         urls = info.get("connect_urls")
@@ -207,6 +214,29 @@ class Session:
             self.pool.add_discovered(urls)
         if info.get("ldm") and not initial and not was_ldm:  # once per connection (ADR-5)
             self.events.emit("lame_duck")
+            if self.options.lame_duck_leave and len(self.pool.servers) > 1:
+                self.loop.create_task(self._leave_lame_duck(self.proto))
+
+    async def _leave_lame_duck(self, proto: Optional[NatsProtocol]) -> None:
+        """Leave a server in lame duck mode before it evicts us, for another one in the pool.
+
+        After a random pause (spreading its clients over :data:`LAME_DUCK_LEAVE_JITTER`), wait
+        (bounded) until no request awaits a reply and everything written has been processed
+        (a flush), then reconnect: the current server is tried last.
+        """
+        await asyncio.sleep(random.uniform(0, LAME_DUCK_LEAVE_JITTER))
+        deadline = self.loop.time() + LAME_DUCK_QUIET_WAIT
+        mux = self.requests.mux
+        while mux is not None and mux.futures and self.loop.time() < deadline and self.proto is proto:
+            await asyncio.sleep(0.01)
+        if self.proto is not proto or self.state is not _CONNECTED:
+            return
+        try:
+            await self._client.flush(timeout=LAME_DUCK_QUIET_WAIT)
+        except NatsError:
+            return  # the connection broke meanwhile: the reconnect is under way already
+        if self.proto is proto and self.state is _CONNECTED:
+            self.broken(ConnectionClosedError("server is in lame duck mode: moving to another server"))
 
     # Errors and events -------------------------------------------------------------------------
     def _current_url(self) -> str:

@@ -252,25 +252,11 @@ def _transform(src: str, dest: str):
     return SubjectTransform(src=src, dest=dest)
 
 
-async def _create_when_peers_ready(js, **params) -> objstore.ObjectStore:
-    """Right after the cluster forms, the meta leader may not know every peer yet (10005)."""
-    from jetstream import APIError
-
-    for _ in range(100):
-        try:
-            return await js.create_object_store(**params)
-        except APIError as err:
-            if err.err_code != 10005:
-                raise
-            await asyncio.sleep(0.1)
-    return await js.create_object_store(**params)
-
-
 async def test_replicated_bucket(nats_cluster) -> None:
     nc = await objstore.connect(nats_cluster.url)
     try:
         js = nc.jetstream(timeout=10.0)
-        store = await _create_when_peers_ready(js, bucket="r3", replicas=3, description="replicated")
+        store = await js.create_object_store(bucket="r3", replicas=3, description="replicated")
         try:
             st = await store.status()
             assert st.replicas == 3

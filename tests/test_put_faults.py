@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Optional
 import pytest
 
 import objstore
-from jetstream import APIError, JetStreamTimeoutError, NoStreamResponseError, StreamUnavailableError, explain_no_responders
+from jetstream import JetStreamTimeoutError, NoStreamResponseError, StreamUnavailableError, explain_no_responders
 from objstore import CleanupFailedError
 
 CHUNK = 128 * 1024
@@ -235,13 +235,6 @@ async def test_chunks_in_the_reconnect_buffer_are_withdrawn(server_factory: Any)
 
 # R3: the stream leader is killed mid-put --------------------------------------------------------
 async def _create_r3(js: Any, bucket: str) -> objstore.ObjectStore:
-    for _ in range(100):  # right after the cluster forms, the meta leader may lack peers (10005)
-        try:
-            return await js.create_object_store(bucket=bucket, replicas=3)
-        except APIError as err:
-            if err.err_code != 10005:
-                raise
-            await asyncio.sleep(0.1)
     return await js.create_object_store(bucket=bucket, replicas=3)
 
 
@@ -311,14 +304,7 @@ async def test_publish_rides_out_a_stream_leader_election(nats_cluster: Any) -> 
     nc = await objstore.connect(nats_cluster.urls, reconnect_time_wait=0.25, max_reconnect_attempts=-1)
     try:
         js = nc.jetstream(timeout=10.0)
-        for _ in range(100):
-            try:
-                await js.add_stream(name="ELECT", subjects=["elect.>"], num_replicas=3)
-                break
-            except APIError as err:
-                if err.err_code != 10005:
-                    raise
-                await asyncio.sleep(0.1)
+        await js.add_stream(name="ELECT", subjects=["elect.>"], num_replicas=3)
         await js.publish("elect.a", b"before")
         leader = await _stream_leader(js, "ELECT")
         victim = next(s for s in nats_cluster.servers if s.server_name == leader)
