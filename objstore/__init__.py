@@ -32,6 +32,8 @@ from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismat
 from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
 from .chunk_layout import ChunkLayout, LayoutCache
 from .ranges import FetchStats
+from .rawio import SyncObjectFile
+from .seekable import ObjectFile
 from .models import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -80,6 +82,7 @@ __all__ = [
     "ObjectAlreadyExists",
     "ObjectAlreadyExistsError",
     "ObjectDeletedError",
+    "ObjectFile",
     "ObjectInfo",
     "ObjectLink",
     "ObjectMeta",
@@ -92,6 +95,7 @@ __all__ = [
     "ObjectStoreStatus",
     "ObjectWatcher",
     "Orphan",
+    "SyncObjectFile",
     "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",

@@ -21,6 +21,7 @@ from .chunk_layout import ChunkLayout, LayoutCache, locate
 from .chunk_runs import read_range
 from .models import ObjectInfo
 from .ranges import FetchStats, RangePlan, check_args, clip
+from .seekable import DEFAULT_WINDOW, ObjectFile
 
 __all__ = ["RangedVerbs"]
 
@@ -84,6 +85,32 @@ class RangedVerbs:
             if progress is not None:
                 progress(done, length)
         return b"".join(held)  # one copy of the range (the pieces are views of the chunks)
+
+    def open(
+        self, name: str, *, show_deleted: bool = False, window: int = DEFAULT_WINDOW, idle_timeout: Optional[float] = 30.0
+    ) -> ObjectFile:
+        """The object as a seekable read-only async file: ``async with store.open(name) as f`` (or
+        ``f = await store.open(name)`` and ``await f.close()``); see :mod:`objstore.seekable`.
+        Sequential reads prefetch within ``window`` bytes. Chunks are checked as in ranged reads
+        (no SHA-256). Raises ObjectNotFoundError (on entering) and the ranged-read errors."""
+        return ObjectFile(self, name, show_deleted=show_deleted, window=window, idle_timeout=idle_timeout)
+
+    def open_sync(self, name: str, *, timeout: float = 60.0, **connect: Any) -> Any:
+        """A synchronous ``io.RawIOBase`` over the object (:class:`objstore.rawio.SyncObjectFile`)
+        for code that wants a plain binary file (``zipfile``, ``tarfile``, wrap it in
+        ``io.BufferedReader``). It runs its own event loop in a thread with its own connection,
+        opened with this store's connection options (servers, auth, TLS; ``connect`` overrides
+        them) and JetStream prefix. Call it from synchronous code, not from this event loop's thread
+        while the loop must keep running (its calls block)."""
+        from .rawio import SyncObjectFile
+
+        handle = self.handle  # type: ignore[attr-defined]
+        options = handle.nc.options.replace(
+            error_cb=None, disconnected_cb=None, reconnected_cb=None, closed_cb=None, lame_duck_cb=None, **connect
+        )
+        return SyncObjectFile(
+            options=options, bucket=self.bucket, name=name, prefix=handle.js.prefix, timeout=timeout  # type: ignore[attr-defined]
+        )
 
     def _count_whole(self, reader: Any) -> None:
         stats = self.fetch_stats
