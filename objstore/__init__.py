@@ -29,7 +29,7 @@ from .errors import (
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
 from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
-from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .manager import Client, JetStreamContext, bind_object_store, connect, open_sync, stream_config_for
 from .chunk_layout import ChunkLayout, LayoutCache
 from .ranges import FetchStats
 from .rawio import SyncObjectFile
@@ -103,5 +103,6 @@ __all__ = [
     "decode_digest",
     "digest_of",
     "encode_digest",
+    "open_sync",
     "stream_config_for",
 ]

@@ -17,10 +17,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Optional
 
+import protocol
+from jetstream import JetStream
+
+from .bucket import Bucket
 from .chunk_layout import ChunkLayout, LayoutCache, locate
 from .chunk_runs import read_range
 from .models import ObjectInfo
 from .ranges import FetchStats, RangePlan, check_args, clip
+from .rawio import SyncObjectFile
 from .seekable import DEFAULT_WINDOW, ObjectFile
 
 __all__ = ["RangedVerbs"]
@@ -95,22 +100,29 @@ class RangedVerbs:
         (no SHA-256). Raises ObjectNotFoundError (on entering) and the ranged-read errors."""
         return ObjectFile(self, name, show_deleted=show_deleted, window=window, idle_timeout=idle_timeout)
 
-    def open_sync(self, name: str, *, timeout: float = 60.0, **connect: Any) -> Any:
+    def open_sync(self, name: str, *, timeout: float = 60.0, window: int = DEFAULT_WINDOW, **connect: Any) -> SyncObjectFile:
         """A synchronous ``io.RawIOBase`` over the object (:class:`objstore.rawio.SyncObjectFile`)
-        for code that wants a plain binary file (``zipfile``, ``tarfile``, wrap it in
+        for code that wants a plain binary file (``zipfile``, ``tarfile``; wrap it in
         ``io.BufferedReader``). It runs its own event loop in a thread with its own connection,
         opened with this store's connection options (servers, auth, TLS; ``connect`` overrides
-        them) and JetStream prefix. Call it from synchronous code, not from this event loop's thread
-        while the loop must keep running (its calls block)."""
-        from .rawio import SyncObjectFile
-
+        them) and JetStream prefix. Call it from synchronous code (a worker thread when in async
+        code): its calls block. Raises ObjectNotFoundError and the connect errors."""
         handle = self.handle  # type: ignore[attr-defined]
         options = handle.nc.options.replace(
             error_cb=None, disconnected_cb=None, reconnected_cb=None, closed_cb=None, lame_duck_cb=None, **connect
         )
-        return SyncObjectFile(
-            options=options, bucket=self.bucket, name=name, prefix=handle.js.prefix, timeout=timeout  # type: ignore[attr-defined]
-        )
+        store_class, bucket, prefix = type(self), self.bucket, handle.js.prefix  # type: ignore[attr-defined]
+
+        async def opener() -> tuple[ObjectFile, Any]:
+            nc = await protocol.connect(options=options)
+            try:
+                store = store_class.from_bucket(*await Bucket.bind(JetStream(nc, prefix=prefix), bucket))  # type: ignore[attr-defined]
+                return await store.open(name, window=window), nc
+            except BaseException:
+                await nc.close()
+                raise
+
+        return SyncObjectFile(opener, timeout=timeout)
 
     def _count_whole(self, reader: Any) -> None:
         stats = self.fetch_stats

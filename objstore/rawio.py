@@ -2,15 +2,16 @@
 plain binary file (``zipfile``, ``tarfile``, ``pyarrow``); wrap it in ``io.BufferedReader``.
 
 It owns a private event loop running in a daemon thread, and its own connection on that loop
-(asyncio objects belong to one loop, so it cannot borrow the caller's): ``SyncObjectFile(url,
-bucket, name, **connect_options)`` takes what ``objstore.connect`` takes, and
-``store.open_sync(name)`` copies the store's connection options (servers, auth, TLS) and
-JetStream prefix. Every call (``readinto``, ``seek``, ``tell``) hands a coroutine to that loop and
+(asyncio objects belong to one loop, so it cannot borrow the caller's): ``store.open_sync(name)``
+copies the store's connection options (servers, auth, TLS) and JetStream prefix, and
+``objstore.open_sync(url, bucket, name, **connect_options)`` takes what ``objstore.connect``
+takes; both hand this class an ``opener`` coroutine function that connects on the private loop. Every call (``readinto``, ``seek``, ``tell``) hands a coroutine to that loop and
 blocks for its result, at most ``timeout`` seconds. ``close()`` closes the object file and the
 connection, then stops the loop and joins the thread. Reads are those of
 :class:`~objstore.seekable.ObjectFile` (chunks checked, no SHA-256, sequential prefetch).
 
-Must not be used from inside its own loop, and must not hold object logic (``seekable`` does).
+Must not be used from inside its own loop, hold object logic (``seekable`` does) or import the
+store or the manager (they import this module).
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import asyncio
 import concurrent.futures
 import io
 import threading
-from typing import Any, Coroutine, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
 from protocol import NatsTimeoutError
 
 from .ranges import FetchStats
-from .seekable import DEFAULT_WINDOW, ObjectFile
+from .seekable import ObjectFile
 
 __all__ = ["SyncObjectFile"]
 
@@ -32,43 +33,29 @@ T = TypeVar("T")
 
 
 class SyncObjectFile(io.RawIOBase):
-    """``with SyncObjectFile(url, "bucket", "name") as raw: zipfile.ZipFile(io.BufferedReader(raw))``.
-    Raises what ``connect`` and ``store.open`` raise (ObjectNotFoundError ...) from the constructor."""
+    """``with store.open_sync(name) as raw: zipfile.ZipFile(io.BufferedReader(raw))``.
 
-    def __init__(
-        self,
-        url: Any = None,
-        bucket: str = "",
-        name: str = "",
-        *,
-        prefix: Optional[str] = None,
-        timeout: float = 60.0,
-        window: int = DEFAULT_WINDOW,
-        **connect: Any,
-    ) -> None:
+    ``opener`` is a coroutine function run on the private loop that connects and returns
+    ``(object_file, connection)``; ``store.open_sync`` and ``objstore.open_sync(url, bucket,
+    name)`` build it. Raises what the opener raises (ObjectNotFoundError ...) from the constructor."""
+
+    def __init__(self, opener: Callable[[], Awaitable[tuple[ObjectFile, Any]]], *, timeout: float = 60.0) -> None:
         super().__init__()
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"objstore-file-{name[:32]}", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="objstore-sync-file", daemon=True)
         self._thread.start()
         self._nc: Any = None
         self._file: Optional[ObjectFile] = None
-        self._store: Any = None
         try:
-            self._call(self._open(url, bucket, name, prefix, window, connect))
+            self._file, self._nc = self._call(opener())
+            self._stats: FetchStats = self._file.fetch_stats
         except BaseException:
             self._stop()
             raise
 
-    async def _open(self, url: Any, bucket: str, name: str, prefix: Optional[str], window: int, connect: dict[str, Any]) -> None:
-        from .manager import connect as do_connect
-
-        self._nc = await do_connect(url, **connect)
-        self._store = await self._nc.jetstream(prefix=prefix).object_store(bucket)
-        self._file = await self._store.open(name, window=window)
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+    def _call(self, coro: Awaitable[T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
         try:
             return future.result(self._timeout)
         except concurrent.futures.TimeoutError:
@@ -90,8 +77,8 @@ class SyncObjectFile(io.RawIOBase):
 
     @property
     def fetch_stats(self) -> FetchStats:
-        """What this file's reads moved (its own store's counters)."""
-        return self._store.fetch_stats
+        """What this file's reads moved (its own store's counters; readable after close)."""
+        return self._stats
 
     @property
     def _obj(self) -> ObjectFile:

@@ -1,6 +1,6 @@
 """Seekable reads (issue 12 point 2): ``store.open(name)`` as an async file (read, readinto, seek,
 tell, iteration by chunk, prefetch bounded by its window) and ``store.open_sync`` /
-``objstore.SyncObjectFile`` as an ``io.RawIOBase`` that ``zipfile`` reads a member from in the
+``objstore.open_sync(url, bucket, name)`` (``SyncObjectFile``) as an ``io.RawIOBase`` that ``zipfile`` reads a member from in the
 middle of a ~100 MiB archive while moving only a few of its chunks.
 """
 
@@ -195,7 +195,8 @@ async def test_sync_file_by_url_and_tarfile(js: Any, nats_url: str) -> None:
     await store.put("t.tar", buf.getvalue(), chunk_size=16 * 1024)
 
     def read_tar() -> tuple[bytes, bytes]:
-        with SyncObjectFile(nats_url, store.bucket, "t.tar") as raw:
+        with objstore.open_sync(nats_url, store.bucket, "t.tar") as raw:
+            assert isinstance(raw, SyncObjectFile)
             with tarfile.open(fileobj=io.BufferedReader(raw), mode="r:") as tf:
                 return tf.extractfile("b.txt").read(), tf.extractfile("a.bin").read()  # type: ignore[union-attr]
 
@@ -203,7 +204,7 @@ async def test_sync_file_by_url_and_tarfile(js: Any, nats_url: str) -> None:
     assert (a, b) == (payload, b"bee")
 
     def missing() -> None:
-        SyncObjectFile(nats_url, store.bucket, "nope")
+        objstore.open_sync(nats_url, store.bucket, "nope")
 
     with pytest.raises(ObjectNotFoundError):
         await asyncio.get_running_loop().run_in_executor(None, missing)
