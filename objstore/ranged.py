@@ -76,7 +76,8 @@ class RangedVerbs:
         self, store: Any, info: ObjectInfo, offset: int, length: int, writeinto: Any, idle_timeout: Optional[float], progress: Any
     ) -> bytes:
         """``get`` of a partial range: the bytes, or (``writeinto``) written to the file piece by
-        piece in a worker thread (returns ``b""``; on failure the file keeps what was written)."""
+        piece in a worker thread (returns ``b""``; on failure the file keeps what was written).
+        ``progress(bytes_of_the_range_read, range_length)`` after each piece."""
         held: list[memoryview] = []
         loop = asyncio.get_running_loop()
         target = getattr(writeinto, "buffer", writeinto)
