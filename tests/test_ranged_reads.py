@@ -281,3 +281,16 @@ async def test_replicated_bucket(nats_cluster: Any) -> None:
         await js.delete_object_store("ranged3")
     finally:
         await nc.close()
+
+
+async def test_ranges_follow_links(js: Any) -> None:
+    store = await _bucket(js)
+    other = await _bucket(js)
+    data = os.urandom(SIZE)
+    info = await other.put("target", data, chunk_size=CS)
+    await store.add_link("l", info)
+    assert await store.get("l", offset=CS + 5, length=CS) == data[CS + 5 : 2 * CS + 5]
+    assert b"".join([bytes(p) async for p in store.stream("l", SIZE - 3)]) == data[-3:]
+    async with store.open("l") as f:
+        f.seek(SIZE - CS)
+        assert await f.read() == data[-CS:]
