@@ -20,7 +20,7 @@ import asyncio
 import concurrent.futures
 import io
 import threading
-from typing import Any, Awaitable, Callable, Coroutine, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from protocol import NatsTimeoutError
 
