@@ -253,6 +253,7 @@ class ObjectFile:
     def _start(self, first: int, last: int) -> None:
         layout = self._layout
         assert layout is not None
+        self._drop_run()  # a finished run's error (past what was read) is retrieved, not left behind
         last = min(last, layout.chunks - 1, first + self._chunks_per_window() - 1)
         task = asyncio.get_running_loop().create_task(self._fetch(first, last))
         self._run = _Run(first, last, task)

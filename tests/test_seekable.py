@@ -141,6 +141,14 @@ async def test_open_errors(js: Any) -> None:
             await f.read(10)
         f.seek(15 * CS)
         assert await f.read(10) == data[15 * CS : 15 * CS + 10]
+    async with store.open("o", window=8 * CS) as f:
+        # sequential reads up to the gap: the prefetch runs into it, the reads before it succeed
+        got = bytearray()
+        while len(got) < 12 * CS:
+            got += await f.read(min(500, 12 * CS - len(got)))
+        assert bytes(got) == data[: 12 * CS]
+        with pytest.raises(ChunkMissingError):
+            await f.read(1)
 
 
 # The synchronous adapter ------------------------------------------------------------------------
