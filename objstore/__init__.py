@@ -11,6 +11,7 @@ from .errors import (
     BadBucketError,
     BadObjectHeaderError,
     BadObjectMetaError,
+    BadRangeError,
     BucketExistsError,
     BucketNotFoundError,
     ChunkMissingError,
@@ -28,7 +29,11 @@ from .errors import (
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
 from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
-from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .manager import Client, JetStreamContext, bind_object_store, connect, open_sync, stream_config_for
+from .chunk_layout import ChunkLayout, LayoutCache
+from .ranges import FetchStats
+from .rawio import SyncObjectFile
+from .seekable import ObjectFile
 from .models import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -49,9 +54,11 @@ __all__ = [
     "BadBucketError",
     "BadObjectHeaderError",
     "BadObjectMetaError",
+    "BadRangeError",
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "ChunkLayout",
     "ChunkPlan",
     "ChunkVerifier",
     "CleanupFailedError",
@@ -59,8 +66,10 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_SWEEP_AGE",
     "DigestMismatchError",
+    "FetchStats",
     "HealthReport",
     "JetStreamContext",
+    "LayoutCache",
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "MAX_CHUNK_SIZE",
@@ -73,6 +82,7 @@ __all__ = [
     "ObjectAlreadyExists",
     "ObjectAlreadyExistsError",
     "ObjectDeletedError",
+    "ObjectFile",
     "ObjectInfo",
     "ObjectLink",
     "ObjectMeta",
@@ -85,6 +95,7 @@ __all__ = [
     "ObjectStoreStatus",
     "ObjectWatcher",
     "Orphan",
+    "SyncObjectFile",
     "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",
@@ -92,5 +103,6 @@ __all__ = [
     "decode_digest",
     "digest_of",
     "encode_digest",
+    "open_sync",
     "stream_config_for",
 ]
