@@ -34,6 +34,7 @@ from .inputs import Source, resolve_source
 from .links import LinkVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
+from .result import ObjectResult
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
 from .subjects import validate_object_name
 from .validate import validate_object_meta
@@ -181,10 +182,13 @@ class ObjectStore(LinkVerbs):
         *,
         idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
         progress: Optional[Progress] = None,
-    ) -> bytes:
+        result: bool = False,
+    ) -> "bytes | ObjectResult":
         """The object's bytes, verified; or, with ``writeinto`` (a binary file object), streamed
         into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
         ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError.
+        ``result=True`` returns nats-py's shape instead: an :class:`ObjectResult` with ``.info``
+        (the target's, for a link) and ``.data`` (``b""`` with ``writeinto``), async-iterable.
 
         With ``writeinto``, the bytes reach the file before the digest can be checked (at the
         last chunk). When the read fails (mismatch, missing chunk, timeout, lost connection), a
@@ -196,7 +200,7 @@ class ObjectStore(LinkVerbs):
         async with reader:
             if writeinto is not None:
                 await write_all(reader, writeinto, progress)
-                return b""
+                return ObjectResult(info) if result else b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
             chunks: list[bytes] = []
@@ -204,7 +208,8 @@ class ObjectStore(LinkVerbs):
                 chunks.append(chunk)
                 if progress is not None:
                     progress(reader.bytes_read, info.size)
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return ObjectResult(info, data) if result else data
 
     async def stream(
         self, name: str, *, verified: bool = False, spool_over: int = DEFAULT_SPOOL_OVER, **kwargs: Any
