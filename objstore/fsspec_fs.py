@@ -248,6 +248,14 @@ class NatsObjFileSystem(AsyncFileSystem):
 
     # Reading ----------------------------------------------------------------------------------
     async def _cat_file(self, path: str, start: Optional[int] = None, end: Optional[int] = None, **kwargs: Any) -> bytes:
+        try:
+            return await self._cat_object(path, start, end)
+        except FileNotFoundError:
+            if await self._isdir(path):
+                raise IsADirectoryError(f"{PROTOCOL}://{self._strip_protocol(path)} is a directory") from None
+            raise
+
+    async def _cat_object(self, path: str, start: Optional[int], end: Optional[int]) -> bytes:
         bucket, key = self.split_path(path)
         store = await self._store(bucket)
         with _as_fs_errors(path):
@@ -333,6 +341,7 @@ class NatsObjFileSystem(AsyncFileSystem):
         bucket, key = self.split_path(path)
         store = await self._store(bucket)
         with _as_fs_errors(path):
+            await store.get_info(key)  # a deleted object is gone here (delete() would mark it again)
             await store.delete(key)
         self.invalidate_cache(path)
 
