@@ -24,6 +24,7 @@ __all__ = [
     "UnsupportedSourceError",
     "MetaTooLargeError",
     "CleanupFailedError",
+    "BadRangeError",
 ]
 
 
@@ -104,3 +105,8 @@ class CleanupFailedError(ObjectStoreError):
         self.nuid = nuid
         self.bucket = bucket
         self.put_error = put_error
+
+
+class BadRangeError(ObjectStoreError, ValueError):
+    """A ranged read was given a bad ``offset``/``length``: not an int, negative, or an offset
+    past the object's end (``offset == size`` is an empty range, not an error)."""

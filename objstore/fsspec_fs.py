@@ -20,10 +20,10 @@ lists the buckets. ``mkdir``/``makedirs`` of a bucket creates it; of anything de
 nothing. ``rm(path, recursive=True)`` deletes every object under the prefix (the bucket stays).
 
 Reads: a whole-object ``cat_file`` is verified (size, chunk count, SHA-256). A range
-(``cat_file(start=, end=)``, ``open('rb')`` + ``seek``/``read``) uses the store's ranged
-``get(offset=, length=)`` when it has one, else streams the object from its first chunk and
-slices (no chunk skipping); a range cannot be checked against the whole-object digest, and a
-range that stops before the last chunk is returned unverified. Writes (``open('wb')``) spool to
+(``cat_file(start=, end=)``, ``open('rb')`` + ``seek``/``read``) is the store's ranged
+``get(offset=, length=)``: only the chunks covering it are fetched, checked chunk by chunk
+(count, sequence, sizes) but not against the whole-object digest, which a range cannot be; a
+range covering the whole object is verified like a full get. Writes (``open('wb')``) spool to
 a temporary file (memory up to 8 MiB, then disk) and put the object on ``close()``: leaving the
 ``with`` block with an exception, or a file never closed, writes nothing.
 """
@@ -31,7 +31,6 @@ a temporary file (memory up to 8 MiB, then disk) and put the object on ``close()
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import tempfile
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK
 
-from .errors import BucketNotFoundError, ObjectNotFoundError
+from .errors import BadRangeError, BucketNotFoundError, ObjectNotFoundError
 from .fsspec_file import NatsObjFile
 from .manager import Client, JetStreamContext, connect
 from .models import ObjectInfo
@@ -118,6 +117,11 @@ class NatsObjFileSystem(AsyncFileSystem):
         self._stores.clear()
         if client is not None and not client.is_closed:
             await client.close()
+
+    def store(self, bucket: str) -> ObjectStore:
+        """The bucket's :class:`ObjectStore` on this filesystem's connection (its loop: use it
+        from the filesystem's own coroutines, or read plain attributes such as ``fetch_stats``)."""
+        return sync(self.loop, self._store, bucket)
 
     def close(self) -> None:
         """Close the connection (a later call reconnects)."""
@@ -270,27 +274,17 @@ class NatsObjFileSystem(AsyncFileSystem):
                 return b""
             return await self._read_range(store, key, start, end)
 
-    async def _read_range(self, store: ObjectStore, key: str, start: int, end: Optional[int]) -> bytes:
-        """Bytes ``[start, end)`` (to the end when ``end`` is None)."""
-        if "offset" in inspect.signature(store.get).parameters:  # the ranged get, when the store has it
-            size = (await store.get_info(key)).size
-            end = size if end is None else min(end, size)
-            if start >= end:
+    @staticmethod
+    async def _read_range(store: ObjectStore, key: str, start: int, end: Optional[int]) -> bytes:
+        """Bytes ``[start, end)`` (to the end when ``end`` is None) by the store's ranged get, which
+        fetches only the chunks covering them; past the end: ``b""``, as fsspec expects."""
+        start = int(start)
+        try:
+            return await store.get(key, offset=start, length=None if end is None else int(end) - start)
+        except BadRangeError:
+            if start > 0:  # the only bad range left after the checks above: offset past the end
                 return b""
-            return await store.get(key, offset=start, length=end - start)
-        out = bytearray()
-        pos = 0
-        reader = await store.reader(key)
-        async with reader:
-            async for chunk in reader:
-                n = len(chunk)
-                if pos + n > start:
-                    hi = n if end is None else min(n, end - pos)
-                    out += memoryview(chunk)[max(start - pos, 0) : hi]
-                pos += n
-                if end is not None and pos >= end:
-                    break
-        return bytes(out)
+            raise
 
     async def _get_file(self, rpath: str, lpath: str, callback: Any = DEFAULT_CALLBACK, **kwargs: Any) -> None:
         """Download to ``lpath`` through a temporary file beside it, renamed when verified."""

@@ -93,6 +93,23 @@ def test_cat_file_ranges(fs: Any, start: Any, end: Any) -> None:
     assert fs.cat_file("b/big.bin", start=start, end=end) == BIG[start:end]
 
 
+def test_ranges_fetch_only_the_covering_chunks(fs: Any) -> None:
+    data = os.urandom(32 * CHUNK)  # 4 MiB, 32 chunks
+    fs.pipe_file("b/wide.bin", data)
+    stats = fs.store("b").fetch_stats
+    stats.reset()
+    assert fs.cat_file("b/wide.bin", start=CHUNK + 1, end=CHUNK + 2) == data[CHUNK + 1 : CHUNK + 2]
+    assert stats.chunks <= 3, stats  # the first range also locates the layout (first/last chunk)
+    stats.reset()
+    assert fs.cat_file("b/wide.bin", start=20 * CHUNK - 3, end=20 * CHUNK + 3) == data[20 * CHUNK - 3 : 20 * CHUNK + 3]
+    assert stats.chunks == 2 and stats.payload_bytes == 2 * CHUNK, stats
+    stats.reset()
+    with fs.open("b/wide.bin", "rb", block_size=CHUNK, cache_type="bytes") as f:
+        f.seek(30 * CHUNK + 5)
+        assert f.read(10) == data[30 * CHUNK + 5 : 30 * CHUNK + 15]
+    assert stats.payload_bytes <= 2 * CHUNK, stats
+
+
 def test_cat_whole_and_many(fs: Any) -> None:
     assert fs.cat_file("b/big.bin") == BIG
     assert fs.cat("b/dir", recursive=True, on_error="omit") == {"b/dir/a.txt": b"aaa", "b/dir/sub/c.txt": b"c"}
