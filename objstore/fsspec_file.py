@@ -15,7 +15,7 @@ from typing import Any
 
 from fsspec.spec import AbstractBufferedFile
 
-__all__ = ["NatsObjFile", "SPOOL_IN_MEMORY"]
+__all__ = ["SPOOL_IN_MEMORY", "NatsObjFile"]
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 

@@ -46,7 +46,7 @@ from .manager import Client, JetStreamContext, connect
 from .models import ObjectInfo
 from .store import ObjectStore
 
-__all__ = ["NatsObjFileSystem", "NatsObjFile", "register"]
+__all__ = ["NatsObjFile", "NatsObjFileSystem", "register"]
 
 PROTOCOL = "natsobj"
 

@@ -85,7 +85,7 @@ async def _run(key: str, ns: dict[str, Any], url: str = "") -> None:
     if url:
         code = code.replace("nats.connect()", f"nats.connect({url!r})")
     compiled = compile(code, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(compiled, ns)  # noqa: S307 - the README's own code
+    result = eval(compiled, ns)  # the README's own code
     if asyncio.iscoroutine(result):
         await result
 
