@@ -41,6 +41,7 @@ from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.callbacks import DEFAULT_CALLBACK
 
 from .errors import BadRangeError, BucketNotFoundError, ObjectNotFoundError
+from .fs_listing import dir_entry, file_entry, find_names, ls_names, split_path
 from .fsspec_file import NatsObjFile
 from .manager import Client, JetStreamContext, connect
 from .models import ObjectInfo
@@ -129,89 +130,52 @@ class NatsObjFileSystem(AsyncFileSystem):
             raise RuntimeError("use `await fs._close()` on an asynchronous filesystem")
         sync(self.loop, self._close)
 
-    # Paths --------------------------------------------------------------------------------
+    # Paths and listing (the directory logic is objstore.fs_listing) ----------------------------
     def split_path(self, path: str) -> tuple[str, str]:
         """``("bucket", "name/of/object")`` for ``natsobj://bucket/name/of/object``."""
-        path = self._strip_protocol(path).lstrip("/")
-        bucket, _, key = path.partition("/")
-        return bucket, key
-
-    @staticmethod
-    def _file_entry(bucket: str, info: ObjectInfo, target: Optional[ObjectInfo] = None) -> dict[str, Any]:
-        data = target or info
-        entry = {
-            "name": f"{bucket}/{info.name}",
-            "size": data.size,
-            "type": "file",
-            "mtime": data.mtime,
-            "digest": data.digest,
-            "chunks": data.chunks,
-            "nuid": data.nuid,
-            "description": info.description,
-        }
-        if target is not None and info.link is not None:
-            entry["link"] = f"{info.link.bucket}/{info.link.name}"
-        return entry
-
-    @staticmethod
-    def _dir_entry(name: str) -> dict[str, Any]:
-        return {"name": name, "size": 0, "type": "directory"}
+        return split_path(self._strip_protocol(path))
 
     async def _entry(self, bucket: str, info: ObjectInfo) -> dict[str, Any]:
         """A file entry; a link's carries its target's size, digest and mtime."""
         link = info.link
         if link is None or not link.name:
-            return self._file_entry(bucket, info)
-        target = await (await self._store(link.bucket)).get_info(link.name)
-        return self._file_entry(bucket, info, target)
+            return file_entry(bucket, info)
+        return file_entry(bucket, info, await (await self._store(link.bucket)).get_info(link.name))
 
-    async def _objects(self, bucket: str) -> list[ObjectInfo]:
+    async def _objects(self, bucket: str) -> dict[str, ObjectInfo]:
         store = await self._store(bucket)
         with _as_fs_errors(bucket):
             infos = await store.list()
-        return [i for i in infos if not i.is_bucket_link]
+        return {i.name: i for i in infos if not i.is_bucket_link}
 
-    # Listing and info --------------------------------------------------------------------------
     async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         bucket, key = self.split_path(path)
         if not bucket:
-            names = await (await self._jetstream()).object_store_names()
-            out = [self._dir_entry(name) for name in names]
+            out = [dir_entry(name) for name in await (await self._jetstream()).object_store_names()]
         else:
-            prefix = f"{key}/" if key else ""
-            files: list[dict[str, Any]] = []
-            dirs: dict[str, dict[str, Any]] = {}
-            this: Optional[dict[str, Any]] = None
-            for info in await self._objects(bucket):
-                if key and info.name == key:
-                    this = await self._entry(bucket, info)
-                if not info.name.startswith(prefix) or info.name == prefix:
-                    continue
-                child, sep, _ = info.name[len(prefix) :].partition("/")
-                if sep:
-                    dirs.setdefault(child, self._dir_entry(f"{bucket}/{prefix}{child}"))
-                else:
-                    files.append(await self._entry(bucket, info))
-            out = sorted(files + list(dirs.values()), key=lambda e: e["name"])
-            if not out:
-                if this is None and key:
-                    raise FileNotFoundError(f"{PROTOCOL}://{bucket}/{key}")
-                out = [this] if this is not None else []
+            objects = await self._objects(bucket)
+            listing = ls_names(key, objects)
+            out = [await self._entry(bucket, objects[n]) for n in listing.files]
+            out = sorted(out + [dir_entry(f"{bucket}/{d}") for d in listing.dirs], key=lambda e: e["name"])
+            if not out and listing.exact:
+                out = [await self._entry(bucket, objects[key])]  # ls of a file: the file
+            elif not out and key:
+                raise FileNotFoundError(f"{PROTOCOL}://{bucket}/{key}")
         return out if detail else [e["name"] for e in out]
 
     async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         bucket, key = self.split_path(path)
         if not bucket:
-            return self._dir_entry("")
+            return dir_entry("")
         store = await self._store(bucket)
         if not key:
-            return self._dir_entry(bucket)
+            return dir_entry(bucket)
         try:
             info = await store.get_info(key)
         except ObjectNotFoundError:
             prefix = key + "/"
-            if any(i.name.startswith(prefix) for i in await self._objects(bucket)):
-                return self._dir_entry(f"{bucket}/{key}")
+            if any(name.startswith(prefix) for name in await self._objects(bucket)):
+                return dir_entry(f"{bucket}/{key}")
             raise FileNotFoundError(f"{PROTOCOL}://{bucket}/{key}") from None
         with _as_fs_errors(path):
             return await self._entry(bucket, info)
@@ -223,30 +187,17 @@ class NatsObjFileSystem(AsyncFileSystem):
         buckets = [bucket] if bucket else await (await self._jetstream()).object_store_names()
         out: dict[str, dict[str, Any]] = {}
         for b in buckets:
+            objects = await self._objects(b)
+            listing = find_names(key, objects, maxdepth)
             base = f"{b}/{key}" if key else b
+            if listing.exact:
+                out[base] = await self._entry(b, objects[key])
+            elif withdirs and (listing.files or listing.dirs or not key):
+                out[base] = dir_entry(base)  # the path itself, when it is a directory
+            for name in listing.files:
+                out[f"{b}/{name}"] = await self._entry(b, objects[name])
             if withdirs:
-                out[base] = self._dir_entry(base)
-            prefix = f"{key}/" if key else ""
-            for info in await self._objects(b):
-                if key and info.name == key:
-                    out[base] = await self._entry(b, info)
-                    continue
-                if not info.name.startswith(prefix):
-                    continue
-                parts = info.name[len(prefix) :].split("/")
-                if maxdepth is not None and len(parts) > maxdepth:
-                    if withdirs:
-                        for depth in range(1, maxdepth + 1):
-                            name = f"{b}/{prefix}{'/'.join(parts[:depth])}"
-                            out.setdefault(name, self._dir_entry(name))
-                    continue
-                if withdirs:
-                    for depth in range(1, len(parts)):
-                        name = f"{b}/{prefix}{'/'.join(parts[:depth])}"
-                        out.setdefault(name, self._dir_entry(name))
-                out[f"{b}/{info.name}"] = await self._entry(b, info)
-        if withdirs and bucket and key and len(out) == 1 and out.get(f"{bucket}/{key}", {}).get("type") == "directory":
-            out.clear()  # the path itself, with nothing under it, does not exist
+                out.update((f"{b}/{d}", dir_entry(f"{b}/{d}")) for d in listing.dirs)
         names = sorted(out)
         return {n: out[n] for n in names} if detail else names
 
@@ -359,7 +310,7 @@ class NatsObjFileSystem(AsyncFileSystem):
 
     async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         bucket, key = self.split_path(path)
-        if bucket and not key:
+        if bucket and not key:  # a bucket: created when missing; deeper paths need nothing
             try:
                 await self._store(bucket)
             except FileNotFoundError:
