@@ -1,5 +1,5 @@
-"""``NatsObjFile``: a file opened on a :class:`~objstore.fsspec_fs.NatsObjFileSystem` ('rb' or
-'wb'), part of the optional fsspec extra (imports fsspec; only ``fsspec_fs`` imports it).
+"""``NatsObjFile``: a file opened on a :class:`~objstore.fsspec_fs.NatsObjFileSystem` ('rb', 'wb'
+or 'xb'), part of the optional fsspec extra (imports fsspec; only ``fsspec_fs`` imports it).
 
 Reading fetches byte ranges through fsspec's read-ahead cache (``_fetch_range`` calls the
 filesystem's ``cat_file``). Writing spools to a temporary file (in memory up to 8 MiB, then on
@@ -53,18 +53,18 @@ class NatsObjFile(AbstractBufferedFile):
         spool, self._spool = getattr(self, "_spool", None), None
         if spool is not None:
             spool.close()
-        if self.mode == "wb":
+        if self.mode != "rb":
             self.closed = True
             self.buffer = None
 
     def __exit__(self, exc_type: Any, *args: Any) -> None:
-        if exc_type is not None and self.mode == "wb":
+        if exc_type is not None and self.mode != "rb":
             self.discard()  # nothing half-written
         else:
             self.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "closed", True) and self.mode == "wb":
+        if not getattr(self, "closed", True) and self.mode != "rb":
             self.discard()
         elif not getattr(self, "closed", True):
             self.close()

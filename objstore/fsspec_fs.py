@@ -254,7 +254,14 @@ class NatsObjFileSystem(AsyncFileSystem):
             raise
 
     # Writing ----------------------------------------------------------------------------------
+    async def _refuse_existing(self, path: str, mode: str) -> None:
+        """``mode="create"``: FileExistsError when the object exists (checked first: not atomic
+        against another writer of the same name)."""
+        if mode == "create" and await self._exists(path):
+            raise FileExistsError(f"{PROTOCOL}://{self._strip_protocol(path)}")
+
     async def _pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        await self._refuse_existing(path, mode)
         bucket, key = self.split_path(path)
         store = await self._store(bucket)
         await store.put(key, value)
@@ -263,6 +270,7 @@ class NatsObjFileSystem(AsyncFileSystem):
     async def _put_file(self, lpath: str, rpath: str, callback: Any = DEFAULT_CALLBACK, mode: str = "overwrite", **kwargs: Any) -> None:
         if os.path.isdir(lpath):
             return  # pseudo-directories need no creating
+        await self._refuse_existing(rpath, mode)
         bucket, key = self.split_path(rpath)
         store = await self._store(bucket)
         with open(lpath, "rb") as f:
@@ -281,6 +289,17 @@ class NatsObjFileSystem(AsyncFileSystem):
     def put_fileobj(self, path: str, f: Any) -> None:
         """Put an open binary file (an ``open('wb')`` spool) as the object at ``path``."""
         sync(self.loop, self._upload, path, f)
+
+    async def _cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+        """Copy an object (across buckets too), streamed: read and verified by chunks, put as new.
+        A failed read fails the put, which leaves nothing behind; description, headers and
+        metadata are copied."""
+        (b1, k1), (b2, k2) = self.split_path(path1), self.split_path(path2)
+        src, dst = await self._store(b1), await self._store(b2)
+        with _as_fs_errors(path1):
+            info = await src.get_info(k1)
+            await dst.put(k2, src.stream(k1), description=info.description, headers=info.headers, metadata=info.metadata, size_hint=info.size)
+        self.invalidate_cache(path2)
 
     async def _rm_file(self, path: str, **kwargs: Any) -> None:
         bucket, key = self.split_path(path)
@@ -328,8 +347,10 @@ class NatsObjFileSystem(AsyncFileSystem):
         cache_options: Optional[dict[str, Any]] = None,
         **kwargs: Any,
     ) -> NatsObjFile:
-        if mode not in ("rb", "wb"):
-            raise ValueError(f"{PROTOCOL}: mode {mode!r} is not supported (only 'rb' and 'wb')")
+        if mode not in ("rb", "wb", "xb"):
+            raise ValueError(f"{PROTOCOL}: mode {mode!r} is not supported (only 'rb', 'wb' and 'xb')")
+        if mode == "xb" and self.exists(path):
+            raise FileExistsError(f"{PROTOCOL}://{self._strip_protocol(path)}")
         return NatsObjFile(self, path, mode, block_size=block_size, autocommit=autocommit, cache_options=cache_options, **kwargs)
 
     def modified(self, path: str) -> Any:
