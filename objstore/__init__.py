@@ -43,6 +43,7 @@ from .models import (
     ObjectMetaOptions,
 )
 from .reader import ObjectReader
+from .result import ObjectResult
 from .store import ObjectStore
 from .subjects import ALL_CHUNKS_TEMPLATE as OBJ_ALL_CHUNKS_PRE_TEMPLATE  # seed constants (nats-py names)
 from .subjects import ALL_META_TEMPLATE as OBJ_ALL_META_PRE_TEMPLATE
@@ -89,6 +90,7 @@ __all__ = [
     "ObjectMetaOptions",
     "ObjectNotFoundError",
     "ObjectReader",
+    "ObjectResult",
     "ObjectStore",
     "ObjectStoreConfig",
     "ObjectStoreError",

@@ -35,6 +35,7 @@ from .links import LinkVerbs
 from .ranged import RangedVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
+from .result import ObjectResult
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
 from .subjects import validate_object_name
 from .validate import validate_object_meta
@@ -185,10 +186,13 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         length: Optional[int] = None,
         idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
         progress: Optional[Progress] = None,
-    ) -> bytes:
+        result: bool = False,
+    ) -> "bytes | ObjectResult":
         """The object's bytes, verified; or, with ``writeinto`` (a binary file object), streamed
         into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
         ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError.
+        ``result=True`` returns nats-py's shape instead: an :class:`ObjectResult` with ``.info``
+        (the target's, for a link) and ``.data`` (``b""`` with ``writeinto``), async-iterable.
 
         ``offset``/``length``: only bytes ``[offset, offset + length)`` (``length`` None or past the
         end: to the end; ``offset == size``: ``b""``; negative, non-int or ``offset > size``:
@@ -203,13 +207,14 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         ``bytes_written`` says how much (see ``reader.write_all``)."""
         store, info, offset, length = await self._resolve_range(name, offset, length, show_deleted)
         if length != info.size:
-            return await self._get_range(store, info, offset, length, writeinto, idle_timeout, progress)
+            data = await self._get_range(store, info, offset, length, writeinto, idle_timeout, progress)
+            return ObjectResult(info, data) if result else data
         reader = ObjectReader(store.handle, info, idle_timeout=idle_timeout)
         async with reader:
             if writeinto is not None:
                 await write_all(reader, writeinto, progress)
                 self._count_whole(reader)
-                return b""
+                return ObjectResult(info) if result else b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
             chunks: list[bytes] = []
@@ -218,7 +223,8 @@ class ObjectStore(LinkVerbs, RangedVerbs):
                 if progress is not None:
                     progress(reader.bytes_read, info.size)
             self._count_whole(reader)
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return ObjectResult(info, data) if result else data
 
     async def stream(
         self,
