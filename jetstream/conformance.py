@@ -22,13 +22,13 @@ from . import subjects as subj
 from .ack import AckMetadata
 from .errors import InvalidAckSubjectError
 
-__all__ = ["GROUP", "GROUPS"]
+__all__ = ["GROUP", "GROUPS", "api", "jetstream_available", "scratch_stream"]
 
 PREFIX = subj.DEFAULT_API_PREFIX
 STREAM_NOT_FOUND = 10059
 
 
-async def _precondition(ctx: Context) -> Optional[str]:
+async def jetstream_available(ctx: Context) -> Optional[str]:
     nc = await ctx.connect()
     try:
         await nc.request(subj.account_info(PREFIX), b"", timeout=5.0)
@@ -37,7 +37,7 @@ async def _precondition(ctx: Context) -> Optional[str]:
     return None
 
 
-GROUP = Group("jetstream", "API level, streams, publish acks, ACK subjects, direct get, ordered consumers", _precondition)
+GROUP = Group("jetstream", "API level, streams, publish acks, ACK subjects, direct get, ordered consumers", jetstream_available)
 GROUPS = [GROUP]
 check = GROUP.check
 
