@@ -47,6 +47,7 @@ class RawProbe:
         self.info: dict[str, Any] = {}
         self.connect_fields: dict[str, Any] = {}
         self.eof = False
+        self.last_err: Optional[str] = None  # the text of the latest -ERR received
 
     # Writing -----------------------------------------------------------------------------------
     async def send(self, *parts: Any, bytewise: bool = False) -> None:
@@ -72,7 +73,8 @@ class RawProbe:
         if not data:
             self.eof = True
             self.tracer.note("in", "EOF", "the server closed the connection")
-            raise CheckFailed("the server closed the connection")
+            after = f" after -ERR '{self.last_err}'" if self.last_err is not None else ""
+            raise CheckFailed(f"the server closed the connection{after}")
         try:
             frames = self.parser.feed(data)
         except ProtocolError as err:
@@ -86,6 +88,8 @@ class RawProbe:
             if type(f) is Ping:
                 await self.send(PONG)
             else:
+                if type(f) is Err:
+                    self.last_err = f.text
                 self.frames.append(f)
 
     async def until(self, pred: Callable[[Any], bool], what: str, timeout: Optional[float] = None, keep: Optional[list] = None) -> Any:
