@@ -94,7 +94,7 @@ def redact_connect(raw_json: bytes | str) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def _preview(chunks: Iterable[Any], n: int) -> str:
+def _preview(chunks: Iterable[Any], n: int, text_only: bool = False) -> str:
     buf = bytearray()
     for c in chunks:
         if len(buf) >= n:
@@ -103,21 +103,27 @@ def _preview(chunks: Iterable[Any], n: int) -> str:
     if not buf:
         return ""
     text = "".join(chr(b) if 32 <= b < 127 else "." for b in buf)
+    if text_only:
+        return f"|{text}|"
     return f"{buf.hex(' ')} |{text}|"
 
 
 class Tracer:
     """Turns frames and outbound parts into :class:`TraceEvent` records for ``sink``.
 
-    A sink that raises is a bug in the caller's code: the error is printed once to stderr and
-    tracing stops, so the connection itself is never broken by its trace.
+    ``preview`` bytes of each payload are shown as hex and ASCII, or as ASCII only with
+    ``text_only`` (JSON API traffic reads better so). A sink that raises is a bug in the caller's
+    code: the error is printed once to stderr and tracing stops, so the connection itself is
+    never broken by its trace.
     """
 
-    __slots__ = ("sink", "preview", "clock")
+    __slots__ = ("sink", "preview", "text_only", "clock")
 
-    def __init__(self, sink: Callable[[TraceEvent], Any], preview: int = 0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, sink: Callable[[TraceEvent], Any], preview: int = 0, clock: Callable[[], float] = time.time,
+                 text_only: bool = False) -> None:
         self.sink: Optional[Callable[[TraceEvent], Any]] = sink
         self.preview = max(0, int(preview))
+        self.text_only = text_only
         self.clock = clock
 
     def _emit(self, event: TraceEvent) -> None:
@@ -147,7 +153,7 @@ class Tracer:
             size = hlen + len(f.data)
             args: tuple = (f.subject, str(f.sid)) + ((f.reply,) if f.reply else ())
             args += (str(hlen), str(size)) if hdr is not None else (str(size),)
-            prev = _preview((hdr or b"", f.data), self.preview) if self.preview else ""
+            prev = _preview((hdr or b"", f.data), self.preview, self.text_only) if self.preview else ""
             return TraceEvent(IN, ts, "HMSG" if hdr is not None else "MSG", args, size, hlen, prev)
         if kind is Info:
             return TraceEvent(IN, ts, "INFO", (json.dumps(f.data, separators=(",", ":")),))
@@ -181,7 +187,7 @@ class Tracer:
             return TraceEvent(OUT, ts, op, args)
         size = sum(len(b) for b in body)
         hdr = len(body[0]) if op == "HPUB" else 0
-        prev = _preview(body, self.preview) if self.preview else ""
+        prev = _preview(body, self.preview, self.text_only) if self.preview else ""
         return TraceEvent(OUT, ts, op, args, size, hdr, prev)
 
 
@@ -214,8 +220,11 @@ def stderr_sink(event: TraceEvent) -> None:
 
 
 def make_tracer(trace: Optional[Callable[[TraceEvent], Any]], preview: Optional[int] = None) -> Optional[Tracer]:
-    """The tracer of a connection: ``trace`` if given, else stderr when ``$NATS_TRACE`` is set
-    (to anything but ``""``/``0``/``false``/``no``/``off``), else ``None`` (tracing off)."""
+    """The tracer of a connection: ``trace`` if given (a sink for the events, or a ready
+    :class:`Tracer`), else stderr when ``$NATS_TRACE`` is set (to anything but
+    ``""``/``0``/``false``/``no``/``off``), else ``None`` (tracing off)."""
+    if isinstance(trace, Tracer):
+        return trace
     if preview is None:
         raw = os.environ.get("NATS_TRACE_PREVIEW", "")
         preview = int(raw) if raw.isdigit() else 0

@@ -27,6 +27,7 @@ __all__ = ["Check", "CheckFailed", "CheckSkipped", "Context", "Group", "Result",
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 DEFAULT_CHECK_TIMEOUT = 15.0
+EVIDENCE_PREVIEW = 160  # payload bytes shown (as text) with each frame of the evidence
 
 
 class CheckFailed(NatsError):
@@ -139,14 +140,14 @@ class Context:
         opts: dict[str, Any] = {"name": "natsobj-conformance", "allow_reconnect": False, "connect_timeout": 5.0}
         opts.update(self.target.connect_kwargs())
         opts.update(kwargs)
-        nc = await connect(self.target.url, trace=self.recorder, **opts)
+        nc = await connect(self.target.url, trace=self.recorder_tracer(), **opts)
         self.info = nc.server_info
         self.on_cleanup(nc.close)
         return nc
 
     def recorder_tracer(self) -> Tracer:
         """A tracer into the run's recorder, for connections this module does not open."""
-        return Tracer(self.recorder)
+        return Tracer(self.recorder, preview=EVIDENCE_PREVIEW, text_only=True)
 
     async def cleanup(self) -> None:
         fns, self._cleanups = self._cleanups[::-1], []
