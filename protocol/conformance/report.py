@@ -37,8 +37,8 @@ def table(results: list[Result], target: Target, server: str = "") -> str:
     lines = [f"conformance of {target.safe_url}" + (f" ({server})" if server else ""), ""]
     lines.append(f"{'check':<{width}}  result  detail")
     for r in results:
-        opt = "" if r.check.required else " (optional)"
-        detail = (r.detail or r.check.doc if r.status != PASS else r.detail) + opt
+        detail = r.detail or (r.check.doc if r.status != PASS else "")
+        detail = " ".join(x for x in (detail, "" if r.check.required else "(optional)") if x)
         lines.append(f"{r.check.id:<{width}}  {_MARK[r.status]:<6}  {detail}".rstrip())
     failures = [r for r in results if r.status == FAIL]
     for r in failures:
