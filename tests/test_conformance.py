@@ -117,3 +117,13 @@ async def test_read_only_lint_of_a_bucket_nats_py_wrote(nats_server) -> None:
     assert lint.status == FAIL
     assert "belongs on" in lint.detail and "digest" in lint.detail
     assert any("HPUB" in line or "MSG" in line for line in lint.evidence)
+
+
+async def test_tls_server_core_passes(server_factory, tmp_path) -> None:
+    from certs import make_pki
+
+    pki = make_pki(tmp_path)
+    srv = server_factory(pki.server_tls_block(), jetstream=False)
+    target = Target(f"tls://127.0.0.1:{srv.port}", tls_ca=str(pki.ca_cert))
+    results = await run_checks(target, load_groups(), {"core"})
+    assert [r.status for r in results] == [PASS] * PER_GROUP["core"], table(results, target)
