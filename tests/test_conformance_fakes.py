@@ -4,9 +4,11 @@ same checks pass through an honest pass-through proxy, so the proxy itself devia
 
 from __future__ import annotations
 
+from xml.etree import ElementTree as ET
+
 import pytest
 
-from protocol.conformance import Target, exit_code, load_groups, run_checks, table
+from protocol.conformance import Target, exit_code, load_groups, run_checks, table, to_json, to_junit
 from protocol.conformance.model import FAIL, PASS
 
 from fake_servers import DEVIATIONS, Deviation, DeviatingProxy
@@ -56,3 +58,6 @@ async def test_whole_core_group_against_a_deviating_server(module_server) -> Non
     assert failed == ["core.info"], table(results, Target(proxy.url))
     report = table(results, Target(proxy.url))
     assert "--- core.info: INFO has no max_payload" in report and "verdict: DEVIATES" in report
+    (failure,) = ET.fromstring(to_junit(results, Target(proxy.url))).iter("failure")
+    assert failure.get("message") == "INFO has no max_payload" and "<< INFO" in (failure.text or "")
+    assert '"exit_code": 1' in to_json(results, Target(proxy.url))
