@@ -13,7 +13,7 @@ from ..frames import Err, Msg, Ok, Pong
 from ..headers import encode_headers
 from ..wire import DEFAULT_MAX_PAYLOAD, PING
 from .model import CheckFailed, Context, Group
-from .probe import open_probe
+from .probe import MalformedFrame, open_probe
 
 __all__ = ["GROUP", "GROUPS"]
 
@@ -166,7 +166,7 @@ async def headers(ctx: Context) -> None:
     await probe.send(*encode_hpub(subject, hdr, b"payload"), *encode_hpub(subject, hdr, b""))
     try:
         seen = await probe.sync()
-    except CheckFailed as err:
+    except MalformedFrame as err:
         raise CheckFailed(f"HMSG header/total size accounting is wrong: {err}") from None
     _no_errors(seen, "a valid HPUB")
     got = _msgs(seen, 1)

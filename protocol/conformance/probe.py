@@ -28,9 +28,13 @@ from ..trace import Tracer
 from ..wire import CLIENT_LANG, CLIENT_VERSION, PING, PONG
 from .model import CheckFailed, Context
 
-__all__ = ["RawProbe", "open_probe"]
+__all__ = ["MalformedFrame", "RawProbe", "open_probe"]
 
 READ_SIZE = 64 * 1024
+
+
+class MalformedFrame(CheckFailed):
+    """The server sent bytes the parser refuses (a wrong size, a bad header block...)."""
 
 
 class RawProbe:
@@ -82,7 +86,7 @@ class RawProbe:
             self.tracer.inbound(got)
             self.tracer.note("in", "MALFORMED", str(err))
             self.frames.extend(got)
-            raise CheckFailed(f"malformed frame from the server: {err}") from err
+            raise MalformedFrame(f"malformed frame from the server: {err}") from err
         self.tracer.inbound(frames)
         for f in frames:
             if type(f) is Ping:
