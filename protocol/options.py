@@ -199,6 +199,10 @@ class ConnectOptions:
     reconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     closed_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     lame_duck_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    # Wire trace (protocol.trace): called with every TraceEvent in and out; None and $NATS_TRACE
+    # unset = off. trace_preview: hex/ASCII preview of the first N payload bytes (None: $NATS_TRACE_PREVIEW).
+    trace: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    trace_preview: Optional[int] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.servers, str):
@@ -211,7 +215,7 @@ class ConnectOptions:
         parts = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in _SECRET_FIELDS or f.name.endswith("_cb"):
+            if f.name in _SECRET_FIELDS or f.name.endswith("_cb") or f.name == "trace":
                 if value:
                     parts.append(f"{f.name}=<set>")
                 continue

@@ -49,6 +49,7 @@ from .request import Requests
 from .state import ConnectionState, check_transition
 from .status import Events, describe
 from .subtable import SubscriptionTable
+from .trace import make_tracer
 from .transport import NatsProtocol
 from .wire import DEFAULT_MAX_PAYLOAD, PING, PONG
 
@@ -89,6 +90,8 @@ class Session:
         self._set_max_payload = set_max_payload
         set_max_payload(DEFAULT_MAX_PAYLOAD)
         ob = self.outbox = Outbox(loop)
+        # Wire trace (protocol.trace): None when off, so each hook costs one `if` per batch.
+        self.tracer = ob.tracer = make_tracer(options.trace, options.trace_preview)
         self.events = Events(loop, options, self._current_url)
         ka = self.keepalive = Keepalive(
             loop,
@@ -103,6 +106,7 @@ class Session:
         self.requests = Requests(loop, options, self.table, ob.write_now)
         self.permissions = PermissionRouter(loop, self.requests, self.table, ka, is_closed, self._keep_error, self.report_error)
         self._dialer = Dialer(loop, options, self._apply_info)
+        self._dialer.tracer = self.tracer
         self.reconnector = Reconnector(
             loop,
             options,
@@ -130,6 +134,10 @@ class Session:
         except ProtocolError as err:
             frames = getattr(err, "frames", [])
             error = err
+        if self.tracer is not None:
+            self.tracer.inbound(frames)
+            if error is not None:
+                self.tracer.note("in", "PROTOCOL-ERROR", str(error))
         hs = self._dialer.queue
         if hs is not None:
             for f in frames:

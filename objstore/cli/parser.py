@@ -72,6 +72,8 @@ def _add_global_options(p: argparse.ArgumentParser, sub: bool) -> None:
     g.add_argument("--json", action="store_true", default=d(False), help="print results as one JSON document")
     g.add_argument("-q", "--quiet", action="store_true", default=d(False),
                    help="no progress bars, notes or result lines (data, tables and JSON still print)")
+    g.add_argument("--trace", action="store_true", default=d(False),
+                   help="print every protocol frame in and out to stderr (credentials redacted)")
 
 
 def build_parser() -> argparse.ArgumentParser:

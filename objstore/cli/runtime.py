@@ -18,6 +18,7 @@ import sys
 from typing import Any, Awaitable, Callable, Optional
 
 from protocol import NatsError
+from protocol.trace import stderr_sink
 
 from .. import connect
 from . import embedded
@@ -160,6 +161,7 @@ async def run_connected(ctx: Ctx, url: str, handler: Callable[[Ctx], Awaitable[i
             tls_key=_option(args, "tls_key"),
             connect_timeout=ctx.timeout,
             max_reconnect_attempts=3,
+            trace=stderr_sink if getattr(args, "trace", False) else None,
         )
         try:
             ctx.js = nc.jetstream(timeout=ctx.timeout)
