@@ -16,9 +16,11 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, AsyncIterator, Optional
 
 import pytest
+
+import objstore
 
 ROOT = Path(__file__).resolve().parent.parent
 GO_PEER = ROOT / "interop" / "build" / "peer-go"
@@ -173,3 +175,49 @@ def need(peer: Peer, res: Result, feature: str) -> None:
 async def version_of(kind: str, argv: list[str]) -> str:
     res = await Peer(kind, argv, "nats://127.0.0.1:1").run("-", "version")
     return str(res.doc.get("version", "?"))
+
+
+# --- fixtures and helpers shared by the matrix modules (imported there) ---------------------------
+
+_versions: dict[str, str] = {}
+counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def nats_url(interop_server: Any) -> str:
+    return interop_server.url
+
+
+@pytest.fixture(params=["go", "node"])
+async def peer(request: Any, nats_url: str) -> Peer:
+    argv = peer_argv(request.param)
+    if argv is None:
+        pytest.skip(not_built_reason(request.param))
+    if request.param not in _versions:
+        _versions[request.param] = await version_of(request.param, argv)
+    p = Peer(request.param, argv, nats_url)
+    p.version = _versions[request.param]
+    return p
+
+
+@pytest.fixture
+async def store(js: objstore.JetStreamContext) -> AsyncIterator[objstore.ObjectStore]:
+    name = f"ip{next(counter)}"
+    yield await js.create_object_store(bucket=name)
+    try:
+        await js.delete_object_store(name)
+    except objstore.BucketNotFoundError:
+        pass
+
+
+async def peer_get(peer: Peer, bucket: str, name: str, tmp_path: Path) -> bytes:
+    out = tmp_path / f"get-{peer.kind}.bin"
+    res = await peer.ok(bucket, "get", name, "--out", out)
+    assert res.doc["bytes"] == out.stat().st_size
+    return out.read_bytes()
+
+
+async def peer_put(peer: Peer, bucket: str, name: str, data: bytes, tmp_path: Path, *args: Any) -> dict[str, Any]:
+    src = tmp_path / "put.bin"
+    src.write_bytes(data)
+    return (await peer.ok(bucket, "put", name, "--file", src, *args, feature="put " + " ".join(map(str, args)))).info

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -22,7 +22,7 @@ import objstore
 from objstore import LinkIsABucketError, ObjectDeletedError, ObjectMeta, ObjectNotFoundError, digest_of
 from objstore.subjects import meta_subject
 from protocol import Headers
-from peer_util import Peer, not_built_reason, peer_argv, version_of
+from peer_util import Peer, counter, nats_url, peer, peer_get, peer_put, store  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
@@ -32,37 +32,6 @@ NAMES = ["with spaces", "a/b/c/file.pdf", "dots.in.name", "*", ">", "star*and>gt
 # @nats-io/obj 3.4.0 encodes a name for its meta subject with btoa(name): Latin-1 bytes instead of
 # UTF-8 (another subject than every other client's), and btoa throws beyond Latin-1.
 NODE_NAME_BUG = "@nats-io/obj encodes names with btoa(): Latin-1 not UTF-8, and throws beyond Latin-1"
-_versions: dict[str, str] = {}
-_counter = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def nats_url(interop_server: Any) -> str:
-    return interop_server.url
-
-
-@pytest.fixture(params=["go", "node"])
-async def peer(request: Any, nats_url: str) -> Peer:
-    argv = peer_argv(request.param)
-    if argv is None:
-        pytest.skip(not_built_reason(request.param))
-    if request.param not in _versions:
-        _versions[request.param] = await version_of(request.param, argv)
-    p = Peer(request.param, argv, nats_url)
-    p.version = _versions[request.param]
-    return p
-
-
-@pytest.fixture
-async def store(js: objstore.JetStreamContext) -> AsyncIterator[objstore.ObjectStore]:
-    name = f"ip{next(_counter)}"
-    yield await js.create_object_store(bucket=name)
-    try:
-        await js.delete_object_store(name)
-    except objstore.BucketNotFoundError:
-        pass
-
-
 def data_of(size: int, seed: int = 0) -> bytes:
     block = hashlib.sha256(str(seed).encode()).digest()
     return (block * (size // 32 + 1))[:size] if size < 4096 else os.urandom(size)
@@ -70,19 +39,6 @@ def data_of(size: int, seed: int = 0) -> bytes:
 
 def chunks_of(size: int, chunk: int = CS) -> int:
     return -(-size // chunk)
-
-
-async def peer_get(peer: Peer, bucket: str, name: str, tmp_path: Path) -> bytes:
-    out = tmp_path / f"get-{peer.kind}.bin"
-    res = await peer.ok(bucket, "get", name, "--out", out)
-    assert res.doc["bytes"] == out.stat().st_size
-    return out.read_bytes()
-
-
-async def peer_put(peer: Peer, bucket: str, name: str, data: bytes, tmp_path: Path, *args: Any) -> dict[str, Any]:
-    src = tmp_path / "put.bin"
-    src.write_bytes(data)
-    return (await peer.ok(bucket, "put", name, "--file", src, *args, feature="put " + " ".join(map(str, args)))).info
 
 
 # --- objects both ways, by size ----------------------------------------------------------------
@@ -343,7 +299,7 @@ async def test_our_watch_sees_peer_writes(peer: Peer, store: objstore.ObjectStor
 
 
 async def test_bucket_created_by_peer_opened_here(peer: Peer, js: Any, tmp_path: Path) -> None:
-    name = f"ipb{next(_counter)}"
+    name = f"ipb{next(counter)}"
     await peer.ok(name, "create", "--description", "made by peer", "--ttl", 60)
     try:
         ours = await js.object_store(name)
@@ -358,7 +314,7 @@ async def test_bucket_created_by_peer_opened_here(peer: Peer, js: Any, tmp_path:
 
 
 async def test_bucket_created_here_seen_by_peer(peer: Peer, js: Any) -> None:
-    name = f"ipc{next(_counter)}"
+    name = f"ipc{next(counter)}"
     await js.create_object_store(bucket=name, description="made here", ttl=300.0)
     try:
         st = (await peer.ok(name, "status")).doc

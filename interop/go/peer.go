@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -68,6 +69,10 @@ func kindOf(err error) string {
 		return "timeout"
 	case errors.Is(err, nats.ErrStreamNotFound):
 		return "bucket_not_found"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() { // Get's pipe gives up after 2 s without a chunk
+		return "timeout"
 	}
 	return "other"
 }
@@ -192,6 +197,9 @@ func main() {
 		}
 		if *ttl > 0 {
 			unsupported("per-object TTL")
+		}
+		if *fastIngest {
+			unsupported("fast ingest (ADR-50 batched publish)")
 		}
 		var r io.Reader = os.Stdin
 		if *file != "" {
