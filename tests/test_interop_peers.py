@@ -27,7 +27,7 @@ from peer_util import Peer, counter, nats_url, peer, peer_get, peer_put, store  
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
 
 CS = objstore.DEFAULT_CHUNK_SIZE
-SIZES = [0, 1, CS - 1, CS, CS + 1, 3 * CS + 5]
+SIZES = [0, 1, CS - 1, CS, CS + 1, 3 * CS + 5, 8 * 1024 * 1024 + 3]
 NAMES = ["with spaces", "a/b/c/file.pdf", "dots.in.name", "*", ">", "star*and>gt", "ünïcødé 名前 🎉", "café"]
 # @nats-io/obj 3.4.0 encodes a name for its meta subject with btoa(name): Latin-1 bytes instead of
 # UTF-8 (another subject than every other client's), and btoa throws beyond Latin-1.
@@ -93,7 +93,10 @@ def ascii_only(name: str) -> bool:
     return name.isascii()
 
 
-@pytest.mark.parametrize("name", NAMES)
+NAME_IDS = ["spaces", "slashes", "dots", "star", "gt", "star-gt", "unicode", "latin1"]
+
+
+@pytest.mark.parametrize("name", NAMES, ids=NAME_IDS)
 async def test_name_ours_to_peer(peer: Peer, store: objstore.ObjectStore, tmp_path: Path, name: str) -> None:
     await store.put(name, name.encode() * 3)
     listed = (await peer.ok(store.bucket, "list")).doc["objects"]
@@ -105,7 +108,7 @@ async def test_name_ours_to_peer(peer: Peer, store: objstore.ObjectStore, tmp_pa
     assert (tmp_path / "o").read_bytes() == name.encode() * 3
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES, ids=NAME_IDS)
 async def test_name_peer_to_ours(peer: Peer, store: objstore.ObjectStore, js: Any, tmp_path: Path, name: str) -> None:
     (tmp_path / "in").write_bytes(name.encode() * 2)
     res = await peer.run(store.bucket, "put", name, "--file", tmp_path / "in")
