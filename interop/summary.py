@@ -1,6 +1,6 @@
 """Print the interop matrix from the junit XML of ``make interop``: counts per peer (passed,
-expected failures with their reasons, failures, skips) and what each peer's reader did with
-damaged objects (the ``peer_reader`` properties of ``tests/test_interop_peers_store.py``).
+expected failures with their reasons, failures, skips) and what each peer did where clients
+may differ (the ``peer_reader`` / ``peer_note`` junit properties the matrix records).
 
     python interop/summary.py interop/build/matrix.xml
 """
@@ -45,7 +45,7 @@ def main(path: str) -> int:
         if outcome != "passed":
             notes[peer].append(f"  {outcome:8} {name}: {message}")
         for prop in case.iter("property"):
-            if prop.get("name") == "peer_reader":
+            if prop.get("name") in ("peer_reader", "peer_note"):
                 readers.append("  " + (prop.get("value") or "").replace("\n", " "))
     print("interop matrix (tests/test_interop_peers*.py)")
     for peer in (*PEERS, "other"):
@@ -56,7 +56,7 @@ def main(path: str) -> int:
                   f"{c['failed']} failed, {c['skipped']} skipped")
             print("\n".join(notes[peer]))
     if readers:
-        print("damaged objects, as each peer's reader saw them:")
+        print("what each peer did (damaged objects, deleted objects, empty lists):")
         print("\n".join(readers))
     failed = sum(c["failed"] for c in counts.values())
     return 1 if failed else 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -59,17 +59,20 @@ async def test_ours_read_by_peer(peer: Peer, store: objstore.ObjectStore, tmp_pa
     assert theirs["description"] == f"size {size}"
     assert theirs["headers"] == {"X-Multi": ["1", "2"]}
     assert not theirs.get("deleted")
+    # nats.go reports the message time, @nats-io/obj the "mtime" we stored: RFC 3339, UTC
+    assert theirs["mtime"][:4] >= "2025" and theirs["mtime"].endswith("Z"), theirs["mtime"]
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_peer_read_by_ours(peer: Peer, store: objstore.ObjectStore, tmp_path: Path, size: int) -> None:
     data = data_of(size, seed=size + 1)
-    theirs = await peer_put(peer, store.bucket, "obj", data, tmp_path, "--header", "A=1", "--header", "A=2", "--description", "d")
+    desc = "größe <&> ✓"  # nats.go writes <, & and > as \\u003c, \\u0026, \\u003e
+    theirs = await peer_put(peer, store.bucket, "obj", data, tmp_path, "--header", "A=1", "--header", "A=2", "--description", desc)
     assert await store.get("obj") == data
     info = await store.get_info("obj")
     assert (info.size, info.chunks, info.nuid) == (size, chunks_of(size), theirs["nuid"])
     assert info.digest == theirs["digest"] == digest_of(data)
-    assert info.description == "d"
+    assert info.description == desc
     assert info.headers is not None and info.headers.get_all("A") == ["1", "2"]
     assert info.mtime is not None and info.mtime.year > 2000  # nats.go stores the zero time
     assert info.verify(data)
@@ -84,6 +87,9 @@ async def test_custom_chunk_size_both_ways(peer: Peer, store: objstore.ObjectSto
     assert (await store.get_info("theirs")).chunk_size == 7000
     assert (await store.put("ours", data, chunk_size=7000)).chunks == 15
     assert await peer_get(peer, store.bucket, "ours", tmp_path) == data
+    big = os.urandom(5 * 1024 * 1024 + 1)  # 1 MiB chunks (the server's max payload)
+    assert (await store.put("big", big, chunk_size=1024 * 1024)).chunks == 6
+    assert await peer_get(peer, store.bucket, "big", tmp_path) == big
 
 
 # --- names -------------------------------------------------------------------------------------
@@ -244,7 +250,9 @@ async def test_delete_by_peer_seen_here(peer: Peer, store: objstore.ObjectStore,
     assert await store.get("o") == b"back"
 
 
-async def test_delete_here_seen_by_peer(peer: Peer, store: objstore.ObjectStore, js: Any, tmp_path: Path) -> None:
+async def test_delete_here_seen_by_peer(
+    peer: Peer, store: objstore.ObjectStore, js: Any, tmp_path: Path, record_property: Callable[[str, Any], None]
+) -> None:
     await peer_put(peer, store.bucket, "o", os.urandom(2 * CS), tmp_path)
     assert await store.delete("o") is True
     assert (await js.stream_info(store.stream_name)).state.messages == 1
@@ -253,9 +261,11 @@ async def test_delete_here_seen_by_peer(peer: Peer, store: objstore.ObjectStore,
     res = await peer.run(store.bucket, "info", "o")
     # nats.go hides the tombstone; @nats-io/obj's info() returns it with deleted: true
     assert (not res.ok and res.kind == "not_found") or (res.ok and res.info["deleted"] is True), res
+    record_property("peer_note", f"{peer.label}: info() of a deleted object: {'not found' if not res.ok else 'the tombstone (deleted: true)'}")
     res = await peer.run(store.bucket, "list")
     # empty after the delete: nats.go's List says so with ErrNoObjectsFound
     assert (res.ok and res.doc["objects"] == []) or res.kind == "no_objects", res
+    record_property("peer_note", f"{peer.label}: list() of an emptied bucket: {'[]' if res.ok else res.doc.get('error')}")
     await peer_put(peer, store.bucket, "o", b"again", tmp_path)
     assert await store.get("o") == b"again"
 
