@@ -66,7 +66,7 @@ async def test_ours_read_by_peer(peer: Peer, store: objstore.ObjectStore, tmp_pa
 @pytest.mark.parametrize("size", SIZES)
 async def test_peer_read_by_ours(peer: Peer, store: objstore.ObjectStore, tmp_path: Path, size: int) -> None:
     data = data_of(size, seed=size + 1)
-    desc = "größe <&> ✓"  # nats.go writes <, & and > as \\u003c, \\u0026, \\u003e
+    desc = "größe <&> ✓"  # nats.go writes <, & and > as \u003c, \u0026, \u003e
     theirs = await peer_put(peer, store.bucket, "obj", data, tmp_path, "--header", "A=1", "--header", "A=2", "--description", desc)
     assert await store.get("obj") == data
     info = await store.get_info("obj")
@@ -230,6 +230,20 @@ async def test_peer_links_followed_here(peer: Peer, store: objstore.ObjectStore,
         assert (await store.get_info("blink")).link.bucket == other.bucket  # type: ignore[union-attr]
     finally:
         await js.delete_object_store(other.bucket)
+
+
+async def test_links_deleted_across_clients(peer: Peer, store: objstore.ObjectStore, tmp_path: Path) -> None:
+    """Deleting a link (the other client's) removes the link, never the target's data."""
+    await store.put("t", b"target")
+    await peer.ok(store.bucket, "link", "plink", "t")
+    assert await store.delete("plink") is True
+    assert (await store.get_info("plink", show_deleted=True)).deleted
+    await store.add_link("olink", await store.get_info("t"))
+    await peer.ok(store.bucket, "delete", "olink")
+    with pytest.raises(ObjectDeletedError):
+        await store.get_info("olink")
+    assert await store.get("t") == b"target"
+    assert await peer_get(peer, store.bucket, "t", tmp_path) == b"target"
 
 
 # --- delete, purge, list after delete ---------------------------------------------------------
