@@ -1,6 +1,6 @@
 """Print the interop matrix from the junit XML of ``make interop``: counts per peer (passed,
 expected failures with their reasons, failures, skips) and what each peer did where clients
-may differ (the ``peer_reader`` / ``peer_note`` junit properties the matrix records).
+may differ (the ``peer_reader`` / ``peer_note`` / ``our_reader`` junit properties the matrix records).
 
     python interop/summary.py interop/build/matrix.xml
 """
@@ -45,8 +45,11 @@ def main(path: str) -> int:
         if outcome != "passed":
             notes[peer].append(f"  {outcome:8} {name}: {message}")
         for prop in case.iter("property"):
+            value = (prop.get("value") or "").replace("\n", " ")
             if prop.get("name") in ("peer_reader", "peer_note"):
-                readers.append("  " + (prop.get("value") or "").replace("\n", " "))
+                readers.append(f"  {value}")
+            elif prop.get("name") == "our_reader":
+                readers.append(f"  ours, on the {peer} peer's object: {value}")
     print("interop matrix (tests/test_interop_peers*.py)")
     for peer in (*PEERS, "other"):
         if peer in counts:
