@@ -189,13 +189,14 @@ def nats_url(interop_server: Any) -> str:
 
 
 @pytest.fixture(params=["go", "node"])
-async def peer(request: Any, nats_url: str) -> Peer:
+async def peer(request: Any) -> Peer:
+    """The built peer (skips, naming what is missing, before any server is started)."""
     argv = peer_argv(request.param)
     if argv is None:
         pytest.skip(not_built_reason(request.param))
     if request.param not in _versions:
         _versions[request.param] = await version_of(request.param, argv)
-    p = Peer(request.param, argv, nats_url)
+    p = Peer(request.param, argv, request.getfixturevalue("nats_url"))
     p.version = _versions[request.param]
     return p
 
