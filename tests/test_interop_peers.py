@@ -322,6 +322,23 @@ async def test_our_watch_sees_peer_writes(peer: Peer, store: objstore.ObjectStor
         assert got.mtime is not None and got.mtime.year > 2000
 
 
+async def test_bucket_written_by_peer_is_healthy_here(peer: Peer, store: objstore.ObjectStore, js: Any, tmp_path: Path) -> None:
+    """Everything a peer writes (objects, links, meta updates, deletes, renames) is healthy to
+    our check(): no orphan, no malformed meta, no chunk or size mismatch."""
+    for i, size in enumerate([0, 5, 2 * CS + 1]):
+        await peer_put(peer, store.bucket, f"o{i}", os.urandom(size), tmp_path)
+    await peer.ok(store.bucket, "link", "l", "o2")
+    await peer.ok(store.bucket, "update-meta", "o1", "--description", "v2")
+    await peer.ok(store.bucket, "update-meta", "o1", "--name", "renamed")
+    await peer.ok(store.bucket, "delete", "o0")
+    await peer_put(peer, store.bucket, "o2", b"replaced", tmp_path)
+    report = await store.check(older_than=0)
+    assert report.healthy, report.to_json()
+    assert (report.objects, report.deleted, report.orphans) == (3, 1, []), report.to_json()
+    assert sorted(i.name for i in await store.list()) == ["l", "o2", "renamed"]
+    assert (await store.status()).count == 3
+
+
 # --- buckets ---------------------------------------------------------------------------------
 
 
