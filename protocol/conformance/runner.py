@@ -108,4 +108,9 @@ async def _run_one(check, ctx: Context, recorder: TraceRecorder) -> Result:  # t
         except asyncio.TimeoutError:
             pass
     evidence = _evidence(recorder, mark) if status == FAIL else []
+    if status == FAIL and detail.startswith(("ConnectionResetError", "BrokenPipeError", "ConnectionClosed")):
+        # The server may close right after its -ERR: the -ERR is the finding, not the reset.
+        errs = [line.split("<< ", 1)[1] for line in evidence if isinstance(line, str) and "<< -ERR" in line]
+        if errs:
+            detail = f"server answered {errs[-1]} and closed the connection ({detail})"
     return Result(check, status, detail, evidence, time.monotonic() - t0)
