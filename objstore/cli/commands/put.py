@@ -15,6 +15,7 @@ import time
 from typing import Any, Optional
 
 from ... import BadObjectMetaError, ObjectNotFoundError
+from ..explain import check_room, needs_name
 from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
@@ -60,6 +61,8 @@ async def cmd_put(ctx: Ctx) -> int:
     else:
         if os.path.isdir(a.file):
             raise CliError(f"{a.file}: is a directory")
+        if not a.name and needs_name(a.file):
+            raise UsageError(f"--name is required for {a.file} (a pipe or /dev path such as <(cmd) has no useful file name)")
         name = a.name or os.path.basename(os.path.normpath(a.file))
         src = open(a.file, "rb")
         close_src = True
@@ -72,6 +75,7 @@ async def cmd_put(ctx: Ctx) -> int:
         except (OSError, ValueError, AttributeError):
             size = None
         store = await ctx.store(a.bucket)
+        await check_room(ctx, store, size)
         if getattr(a, "if_absent", False):
             existing = await _existing(store, name)
             if existing is not None:
