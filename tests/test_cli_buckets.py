@@ -113,6 +113,25 @@ def test_info_of_a_bucket_hex_digest_and_status_without_server_keys(nats_url: st
     assert js_out("status", "inf", url=nats_url)["metadata"] == {"k": "v"}
 
 
+async def test_update_object_store_in_the_library(js: objstore.JetStreamContext) -> None:
+    store = await js.create_object_store(bucket="lib", description="d", metadata={"a": "1"}, max_bytes=MiB)
+    await store.put("x", b"kept")
+    updated = await js.update_object_store("lib", description="e", ttl=60, metadata={"b": "2"}, compression=True)
+    st = await updated.status()
+    assert (st.description, st.ttl.total_seconds(), st.compression) == ("e", 60, True)
+    assert st.stream_info.config.max_bytes == MiB and await updated.get("x") == b"kept"
+    assert {k: v for k, v in st.metadata.items() if not k.startswith("_nats.")} == {"b": "2"}
+    with pytest.raises(objstore.BadBucketError):
+        await js.update_object_store("lib", storage="memory")  # not editable in place
+    with pytest.raises(objstore.BucketNotFoundError):
+        await js.update_object_store("nope", description="x")
+    with pytest.raises(objstore.BucketExistsError) as ei:
+        await js.create_object_store(bucket="lib", storage="memory")
+    diffs = {k: (have, want) for k, have, want in ei.value.differences}
+    assert diffs["storage"] == ("file", "memory") and diffs["ttl"] == (60.0, None) and not ei.value.sealed
+    assert "storage is 'file' (asked 'memory')" in str(ei.value)
+
+
 # Errors in the user's words -------------------------------------------------------------------------
 
 def test_sealed_full_and_replicas_errors(nats_url: str, tmp_path: Path) -> None:
