@@ -1,6 +1,8 @@
 """Owns ``objstore put BUCKET FILE|- [--if-absent]``: reads a file or stdin into
 ``store.put`` (the library's writer does the chunking, hashing and cleanup) and reports what the
 server acknowledged, not what was read. ``--if-absent`` checks first and skips an existing name.
+Before uploading, a file that cannot fit the bucket's max_bytes is refused, and a ``/dev/fd`` path
+(``<(cmd)``) needs ``--name`` (:mod:`..explain`).
 
 Built on the ``objstore`` public API only; it must not publish chunks itself.
 """
@@ -75,11 +77,11 @@ async def cmd_put(ctx: Ctx) -> int:
         except (OSError, ValueError, AttributeError):
             size = None
         store = await ctx.store(a.bucket)
-        await check_room(ctx, store, size)
         if getattr(a, "if_absent", False):
             existing = await _existing(store, name)
             if existing is not None:
                 return _report_skipped(ctx, a.bucket, name, existing)
+        await check_room(ctx, store, size)
         acked = 0
         bar = ctx.bar(size, f"put {one_line(name, 30)}")
 
