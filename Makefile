@@ -17,9 +17,11 @@ $(VPY):
 	$(PIP) install -q --upgrade pip
 
 # One stamp per extra: pip reruns only when pyproject.toml changes (or the venv is recreated).
-# The install is editable, so source edits never need a reinstall.
+# The install is editable, so source edits never need a reinstall. -qq: setuptools prints a
+# warning box for every editable install (whatever its editable_mode); pip errors still show.
 $(VENV)/.installed-%: pyproject.toml | $(VPY)
-	$(PIP) install -q -e '.[$*]'
+	@echo "installing natsobj[$*] into $(VENV) (editable)"
+	$(PIP) install -qq -e '.[$*]'
 	@touch $@
 
 test: $(VENV)/.installed-test

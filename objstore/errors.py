@@ -41,7 +41,16 @@ class BadBucketError(ObjectStoreError, ValueError):
 
 
 class BucketExistsError(ObjectStoreError):
-    """A bucket of that name exists with a different configuration."""
+    """A bucket of that name exists with a different configuration.
+
+    ``differences``: ``(setting, existing value, asked value)`` for each bucket setting that
+    differs (``config.config_differences``), empty when unknown; ``sealed``: the bucket is sealed."""
+
+    def __init__(self, message: str, *, differences: "list[tuple[str, object, object]] | None" = None,
+                 sealed: bool = False) -> None:
+        super().__init__(message)
+        self.differences = list(differences or [])
+        self.sealed = sealed
 
 
 class ObjectNotFoundError(ObjectStoreError):

@@ -1,7 +1,10 @@
 """Every ```python block of README.md runs as written against a real nats-server.
 
-The examples connect to ``nats://127.0.0.1:4222``; that URL is replaced by the test server's. Each
-block is a complete program (it ends with ``asyncio.run(main())``), executed in a fresh namespace
+The object-store examples call ``objstore.connect()`` with no URL ($NATS_URL, else the running
+``objstore serve`` server, else 4222): the test sets ``$NATS_URL`` to the test server's. The
+protocol-layer examples connect to ``nats://127.0.0.1:4222``; that URL is replaced by the test
+server's. (tests/test_cli_serve.py runs them against ``objstore serve`` instead.) Each block is a
+complete program (it ends with ``asyncio.run(main())``), executed in a fresh namespace
 from a synchronous test so it owns its event loop.
 """
 
@@ -15,6 +18,7 @@ import pytest
 README = Path(__file__).resolve().parent.parent / "README.md"
 EXAMPLE_URL = "nats://127.0.0.1:4222"
 OPTIONAL_MODULES = {"fsspec", "pandas", "pyarrow"}  # the fsspec section's example skips without them
+DEFAULT_CONNECT = "objstore.connect()"
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,11 +60,12 @@ def test_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize("line, code", [(line, code) for _, line, code in BLOCKS], ids=[b[0] for b in BLOCKS])
-def test_readme_example_runs(nats_server, line: int, code: str, capsys) -> None:
+def test_readme_example_runs(nats_server, line: int, code: str, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("NATS_URL", nats_server.url)
     if EXAMPLE_URL in code:
         code = code.replace(EXAMPLE_URL, nats_server.url)
-    elif "connect(" in code:
-        pytest.fail(f"README.md:{line}: the example does not connect to {EXAMPLE_URL}")
+    elif "connect(" in code and DEFAULT_CONNECT not in code:
+        pytest.fail(f"README.md:{line}: the example connects neither with {DEFAULT_CONNECT} nor to {EXAMPLE_URL}")
     try:
         exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "__readme_example__"})
     except ModuleNotFoundError as err:

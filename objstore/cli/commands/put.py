@@ -1,6 +1,8 @@
 """Owns ``objstore put BUCKET FILE|- [--if-absent]``: reads a file or stdin into
 ``store.put`` (the library's writer does the chunking, hashing and cleanup) and reports what the
 server acknowledged, not what was read. ``--if-absent`` checks first and skips an existing name.
+Before uploading, a file that cannot fit the bucket's max_bytes is refused, and a ``/dev/fd`` path
+(``<(cmd)``) needs ``--name`` (:mod:`..explain`).
 
 Built on the ``objstore`` public API only; it must not publish chunks itself.
 """
@@ -15,6 +17,7 @@ import time
 from typing import Any, Optional
 
 from ... import BadObjectMetaError, ObjectNotFoundError
+from ..explain import check_room, needs_name
 from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
@@ -60,6 +63,8 @@ async def cmd_put(ctx: Ctx) -> int:
     else:
         if os.path.isdir(a.file):
             raise CliError(f"{a.file}: is a directory")
+        if not a.name and needs_name(a.file):
+            raise UsageError(f"--name is required for {a.file} (a pipe or /dev path such as <(cmd) has no useful file name)")
         name = a.name or os.path.basename(os.path.normpath(a.file))
         src = open(a.file, "rb")
         close_src = True
@@ -76,6 +81,7 @@ async def cmd_put(ctx: Ctx) -> int:
             existing = await _existing(store, name)
             if existing is not None:
                 return _report_skipped(ctx, a.bucket, name, existing)
+        await check_room(ctx, store, size)
         acked = 0
         bar = ctx.bar(size, f"put {one_line(name, 30)}")
 
