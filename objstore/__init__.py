@@ -16,6 +16,7 @@ from .errors import (
     ChunkMissingError,
     CleanupFailedError,
     DigestMismatchError,
+    InvalidTTLError,
     LinkIsABucketError,
     LinkNotAllowedError,
     MetaTooLargeError,
@@ -24,6 +25,7 @@ from .errors import (
     ObjectDeletedError,
     ObjectNotFoundError,
     ObjectStoreError,
+    TTLNotAllowedError,
     UnsupportedSourceError,
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
@@ -52,6 +54,8 @@ __all__ = [
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "InvalidTTLError",
+    "TTLNotAllowedError",
     "ChunkPlan",
     "ChunkVerifier",
     "CleanupFailedError",

@@ -4,7 +4,8 @@ the bound chunk size. Binding a bucket by name happens here, and this is the one
 "stream not found" becomes :class:`BucketNotFoundError`.
 
 Must not hold object-level logic (verbs, chunking, verification) or any state that changes
-after binding: it is shared by every operation on the bucket.
+after binding (one exception: ``msg_ttl`` may turn true, as the server allows): it is shared by
+every operation on the bucket.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -59,6 +60,10 @@ class Bucket:
         # ADR-50: the stream allows fast-ingest batches. A server that predates them drops the
         # unknown field, so a true value here also means the server supports them.
         self.fast_ingest = bool(cfg.allow_batched)
+        # ADR-43: the stream allows per-message TTLs. The server refuses to turn it off again,
+        # so a true value never goes stale; a false one is read again before a put is refused
+        # (``allows_msg_ttl``), the only state here that may change after binding.
+        self.msg_ttl = bool(cfg.allow_msg_ttl)
 
     @classmethod
     async def bind(cls, js: JetStream, name: str) -> tuple["Bucket", StreamInfo]:
@@ -96,6 +101,12 @@ class Bucket:
     def chunk_plan(self, requested: int, size: Optional[int] = None) -> ChunkPlan:
         """A put's chunk plan: ``requested`` bounded by max_payload and the stream's max_msg_size."""
         return ChunkPlan.bound(requested, self.nc.max_payload, self.max_msg_size, size)
+
+    async def allows_msg_ttl(self) -> bool:
+        """Whether the stream allows ``Nats-TTL`` (cached once true; see ``msg_ttl``)."""
+        if not self.msg_ttl:
+            self.msg_ttl = bool((await self.info()).config.allow_msg_ttl)
+        return self.msg_ttl
 
     # Reads ---------------------------------------------------------------------------------
     async def info(self, subjects_filter: Optional[str] = None) -> StreamInfo:

@@ -19,7 +19,7 @@ from jetstream import JetStream, StreamNameInUseError
 
 from .bucket import Bucket, delete_bucket
 from .config import ObjectStoreConfig, ObjectStoreStatus, stream_config_for
-from .errors import BadBucketError, BucketExistsError, BucketNotFoundError
+from .errors import BadBucketError, BucketExistsError, BucketNotFoundError, TTLNotAllowedError
 from .store import ObjectStore
 from .subjects import ALL_BUCKETS_CHUNKS, OBJ_STREAM_PREFIX, bucket_of_stream
 
@@ -44,7 +44,7 @@ class JetStreamContext(JetStream):
         """Create a bucket (idempotent for an identical config) and return it.
 
         ``params`` are ObjectStoreConfig fields (description, ttl, max_bytes, storage,
-        replicas, placement, metadata, compression); they override ``config``'s. Raises
+        replicas, placement, metadata, compression, fast_ingest, allow_msg_ttl); they override ``config``'s. Raises
         BadBucketError (invalid name or parameters), BucketExistsError (exists, different config).
         """
         cfg = config if config is not None else ObjectStoreConfig()
@@ -60,6 +60,12 @@ class JetStreamContext(JetStream):
             info = await self.add_stream(stream_cfg)
         except StreamNameInUseError as err:
             raise BucketExistsError(f"bucket {cfg.bucket!r} exists with a different configuration") from err
+        if cfg.allow_msg_ttl and not info.config.allow_msg_ttl:
+            # A server before 2.11 drops the unknown field: the bucket exists, without TTLs.
+            raise TTLNotAllowedError(
+                f"bucket {cfg.bucket!r} was created, but the server does not support per-message TTL "
+                "(allow_msg_ttl needs nats-server 2.11+): put(..., ttl=...) will be refused"
+            )
         return ObjectStore.from_bucket(Bucket(self, cfg.bucket, info), info)
 
     async def object_store(self, bucket: str) -> ObjectStore:

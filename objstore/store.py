@@ -28,6 +28,7 @@ from .errors import (
     LinkNotAllowedError,
     ObjectDeletedError,
     ObjectNotFoundError,
+    TTLNotAllowedError,
 )
 from .findings import HealthReport, Orphan
 from .inputs import Source, resolve_source
@@ -36,6 +37,7 @@ from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
 from .subjects import validate_object_name
+from .ttl import ObjectTTL, TTLInput, apply_ttl
 from .validate import validate_object_meta
 from .watch import ObjectWatcher, scan_latest
 from .writer import ObjectWriter, Progress
@@ -87,6 +89,8 @@ class ObjectStore(LinkVerbs):
         except BadObjectMetaError as err:
             raise BadObjectMetaError(f"object {name!r} in bucket {self.bucket!r}: malformed meta (seq {stored.seq}): {err}") from err
         info.mtime = stored.time or info.mtime
+        if stored.headers:
+            apply_ttl(info, stored.headers, stored.time)
         if info.deleted and not show_deleted:
             raise ObjectDeletedError(f"object {name!r} was deleted")
         return info
@@ -111,6 +115,7 @@ class ObjectStore(LinkVerbs):
         meta: Optional[ObjectMeta] = None,
         progress: Optional[Progress] = None,
         size_hint: Optional[int] = None,
+        ttl: TTLInput = None,
     ) -> ObjectInfo:
         """Store ``data`` under ``name`` (replacing any previous version) and return its info.
 
@@ -122,6 +127,12 @@ class ObjectStore(LinkVerbs):
         name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
         the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
+
+        ``ttl`` (a ``timedelta``, seconds, or ``"never"``; whole seconds, rounded up, at least 1):
+        the object's own lifetime from when ``put`` returns, on a bucket created with
+        ``allow_msg_ttl=True``; chunks and meta carry ``Nats-TTL`` so that the whole object
+        expires together (see :mod:`objstore.ttl`). Raises InvalidTTLError (bad value) and
+        TTLNotAllowedError (the bucket does not allow it) before anything is uploaded.
         """
         if meta is not None:
             name = meta.name or name
@@ -139,6 +150,14 @@ class ObjectStore(LinkVerbs):
             headers = Headers(headers) if headers else Headers()
             headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
         plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total)
+        object_ttl = None
+        if ttl is not None:
+            object_ttl = ObjectTTL.plan(ttl, plan.size)
+            if not await self.handle.allows_msg_ttl():
+                raise TTLNotAllowedError(
+                    f"bucket {self.bucket!r} does not allow per-object TTLs: create it with allow_msg_ttl=True "
+                    "(nats-server 2.11+); nothing was uploaded"
+                )
         info = ObjectInfo(
             name=name,
             bucket=self.bucket,
@@ -149,7 +168,9 @@ class ObjectStore(LinkVerbs):
             options=ObjectMetaOptions(max_chunk_size=plan.chunk_size),
         )
         self._metas.check_size(info)
-        writer = ObjectWriter(self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress)
+        writer = ObjectWriter(
+            self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress, ttl=object_ttl
+        )
         return await writer.write()
 
     # Get -------------------------------------------------------------------------------------

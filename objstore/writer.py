@@ -16,10 +16,10 @@ the previous version stays readable. Must not validate the object's name, header
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from jetstream import APIError, NoStreamResponseError
+from jetstream import HDR_TTL, APIError, NoStreamResponseError
 from protocol import PermissionViolationError
 
 from .bucket import Bucket
@@ -29,6 +29,7 @@ from .fast_put import FastChunks
 from .metas import MetaFateUnknown, Metas
 from .models import ObjectInfo
 from .inputs import ResolvedSource, Source, check_source, iter_chunks
+from .ttl import NEVER, ObjectTTL
 
 __all__ = ["ObjectWriter", "Progress", "Source", "check_source", "iter_chunks"]
 
@@ -43,7 +44,10 @@ class ObjectWriter:
     description, headers, metadata, options and the fresh nuid). ``await writer.write()``
     returns ``info`` completed with size, chunks, digest and mtime."""
 
-    __slots__ = ("bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "_unknown", "_stored")
+    __slots__ = (
+        "bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "ttl", "_headers",
+        "_started", "_unknown", "_stored",
+    )
 
     def __init__(
         self,
@@ -55,6 +59,7 @@ class ObjectWriter:
         *,
         cleanup_timeout: float,
         progress: Optional[Progress] = None,
+        ttl: Optional[ObjectTTL] = None,
     ) -> None:
         self.bucket = bucket
         self.metas = metas
@@ -64,6 +69,11 @@ class ObjectWriter:
         self.progress = progress
         self.cleanup_timeout = cleanup_timeout
         self.verifier = ChunkVerifier(name=info.name)
+        # Per-object TTL (objstore.ttl): every chunk carries the chunks' Nats-TTL; the meta's is
+        # bounded by the time since the first chunk was sent (``_started``, loop time).
+        self.ttl = ttl
+        self._headers = ttl.chunk_headers() if ttl is not None else None
+        self._started: Optional[float] = None
         # What became of the chunks if the put fails: whether some chunk's fate is unknown (it
         # may be stored even after a purge) and whether any was stored. Neither: nothing to purge.
         self._unknown = False
@@ -90,7 +100,8 @@ class ObjectWriter:
             info.digest = v.wire_digest()
             previous, previous_seq = await previous_task if previous_task is not None else (None, 0)
             info.mtime = datetime.now(timezone.utc)
-            previous = await metas.replace(info, previous, previous_seq, self.cleanup_timeout)
+            extra = self._meta_ttl(info)
+            previous = await metas.replace(info, previous, previous_seq, self.cleanup_timeout, extra)
         except BaseException as err:
             if previous_task is not None:
                 previous_task.cancel()
@@ -102,6 +113,24 @@ class ObjectWriter:
             self.progress(info.size, self.plan.size)
         return info
 
+    def _meta_ttl(self, info: ObjectInfo) -> Optional[dict[str, str]]:
+        """The meta's Nats-TTL header (None without a TTL); sets ``info.ttl`` and ``expires``."""
+        ttl = self.ttl
+        if ttl is None:
+            return None
+        if ttl.never:
+            return {HDR_TTL: NEVER}
+        loop = asyncio.get_running_loop()
+        seconds = ttl.meta_seconds(loop.time() - (self._started if self._started is not None else loop.time()))
+        assert seconds is not None
+        info.ttl = timedelta(seconds=seconds)
+        info.expires = info.mtime + info.ttl if info.mtime is not None else None
+        return {HDR_TTL: f"{seconds}s"}
+
+    def _start_clock(self) -> None:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().time()
+
     async def _publish_one(self) -> None:
         """At most one chunk: a plain acknowledged publish, no pipeline to set up."""
         subject = self.bucket.chunk_subject(self.info.nuid)
@@ -109,8 +138,9 @@ class ObjectWriter:
         async for chunk in self.source.chunks(self.plan.chunk_size):
             self.verifier.take(chunk)
             self._unknown = True
+            self._start_clock()
             try:
-                await js.publish(subject, chunk)
+                await js.publish(subject, chunk, headers=self._headers)
             except (APIError, NoStreamResponseError, PermissionViolationError):
                 self._unknown = False  # refused, or no stream answered: not stored
                 raise
@@ -123,11 +153,13 @@ class ObjectWriter:
         progress, total = self.progress, self.plan.size
         pub = self.bucket.js.publisher(max_pending_bytes=max(_WINDOW_CHUNKS * cs, _MIN_WINDOW))
         await pub.start()
+        headers = self._headers
         try:
             reported = 0
+            self._start_clock()
             async for chunk in self.source.chunks(cs):
                 take(chunk)
-                await pub.publish(subject, chunk)
+                await pub.publish(subject, chunk, headers=headers)
                 if progress is not None and pub.acked_bytes != reported:
                     reported = pub.acked_bytes
                     progress(reported, total)
@@ -146,7 +178,8 @@ class ObjectWriter:
 
     async def _publish_fast(self) -> None:
         """ADR-50 fast ingest (``fast_put``): one flow-controlled batch, no ack per chunk."""
-        sender = FastChunks(self.bucket)
+        sender = FastChunks(self.bucket, headers=self._headers)
+        self._start_clock()
         try:
             await sender.send(
                 self.bucket.chunk_subject(self.info.nuid), self.source.chunks(self.plan.chunk_size),

@@ -19,7 +19,7 @@ from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
 from ..runtime import EXIT_OK, CliError, Ctx, UsageError
-from ..values import arg_kv, arg_positive_size
+from ..values import arg_kv, arg_positive_duration, arg_positive_size
 
 
 def _headers_arg(pairs: Optional[list[tuple[str, str]]]) -> Optional[dict[str, list[str]]]:
@@ -42,6 +42,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="object metadata (repeatable)")
     p.add_argument("--chunk-size", type=arg_positive_size, metavar="SIZE",
                    help="chunk size (default 128KiB; capped at the server's max payload)")
+    p.add_argument("--ttl", type=arg_positive_duration, metavar="DURATION",
+                   help="the object's own lifetime (30s, 1h, 2d or seconds; at least 1s); the bucket needs --allow-msg-ttl")
     p.add_argument("--if-absent", action="store_true",
                    help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
 
@@ -96,6 +98,7 @@ async def cmd_put(ctx: Ctx) -> int:
                 chunk_size=a.chunk_size,
                 progress=progress,
                 size_hint=size,
+                ttl=a.ttl,
             )
         finally:
             bar.close()
