@@ -11,6 +11,7 @@ from .errors import (
     BadBucketError,
     BadObjectHeaderError,
     BadObjectMetaError,
+    BadRangeError,
     BucketExistsError,
     BucketNotFoundError,
     ChunkMissingError,
@@ -31,6 +32,8 @@ from .errors import (
 from .config import ObjectStoreConfig, ObjectStoreStatus
 from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
 from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .chunk_layout import ChunkLayout, LayoutCache
+from .ranges import FetchStats
 from .models import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -51,11 +54,13 @@ __all__ = [
     "BadBucketError",
     "BadObjectHeaderError",
     "BadObjectMetaError",
+    "BadRangeError",
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
     "InvalidTTLError",
     "TTLNotAllowedError",
+    "ChunkLayout",
     "ChunkPlan",
     "ChunkVerifier",
     "CleanupFailedError",
@@ -63,8 +68,10 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_SWEEP_AGE",
     "DigestMismatchError",
+    "FetchStats",
     "HealthReport",
     "JetStreamContext",
+    "LayoutCache",
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "MAX_CHUNK_SIZE",

@@ -26,6 +26,7 @@ __all__ = [
     "CleanupFailedError",
     "InvalidTTLError",
     "TTLNotAllowedError",
+    "BadRangeError",
 ]
 
 
@@ -116,3 +117,8 @@ class InvalidTTLError(ObjectStoreError, ValueError):
 class TTLNotAllowedError(ObjectStoreError):
     """``put(..., ttl=...)`` on a bucket whose stream does not allow per-message TTLs (created
     without ``allow_msg_ttl=True``, or on a server before 2.11): refused before any upload."""
+
+
+class BadRangeError(ObjectStoreError, ValueError):
+    """A ranged read was given a bad ``offset``/``length``: not an int, negative, or an offset
+    past the object's end (``offset == size`` is an empty range, not an error)."""

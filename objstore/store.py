@@ -33,6 +33,7 @@ from .errors import (
 from .findings import HealthReport, Orphan
 from .inputs import Source, resolve_source
 from .links import LinkVerbs
+from .ranged import RangedVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
@@ -45,7 +46,7 @@ from .writer import ObjectWriter, Progress
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 
-class ObjectStore(LinkVerbs):
+class ObjectStore(LinkVerbs, RangedVerbs):
     """One bucket. Get it from ``js.object_store(bucket)`` or ``js.create_object_store(...)``."""
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo) -> None:
@@ -69,6 +70,7 @@ class ObjectStore(LinkVerbs):
         # How long a failed put (or a delete) keeps trying to purge chunks through reconnects
         # and leader elections before it raises CleanupFailedError naming the nuid.
         self.cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
+        self._init_ranges()  # fetch_stats, layouts (objstore.ranged)
 
     def __repr__(self) -> str:
         return f"<ObjectStore bucket={self.bucket!r}>"
@@ -200,6 +202,8 @@ class ObjectStore(LinkVerbs):
         writeinto: Any = None,
         show_deleted: bool = False,
         *,
+        offset: int = 0,
+        length: Optional[int] = None,
         idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
         progress: Optional[Progress] = None,
     ) -> bytes:
@@ -207,16 +211,25 @@ class ObjectStore(LinkVerbs):
         into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
         ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError.
 
+        ``offset``/``length``: only bytes ``[offset, offset + length)`` (``length`` None or past the
+        end: to the end; ``offset == size``: ``b""``; negative, non-int or ``offset > size``:
+        BadRangeError), fetching only the chunks that cover them. A partial range is checked
+        chunk by chunk (count, sequence, sizes) but not against the SHA-256 (see
+        :mod:`objstore.ranged`); a range covering the whole object is verified as a full get.
+
         With ``writeinto``, the bytes reach the file before the digest can be checked (at the
-        last chunk). When the read fails (mismatch, missing chunk, timeout, lost connection), a
+        last chunk). When a full read fails (mismatch, missing chunk, timeout, lost connection), a
         seekable file is truncated back to the position it had when the get started before
         the error is raised; a non-seekable one keeps what was written, and the error's
         ``bytes_written`` says how much (see ``reader.write_all``)."""
-        reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
-        info = reader.info
+        store, info, offset, length = await self._resolve_range(name, offset, length, show_deleted)
+        if length != info.size:
+            return await self._get_range(store, info, offset, length, writeinto, idle_timeout, progress)
+        reader = ObjectReader(store.handle, info, idle_timeout=idle_timeout)
         async with reader:
             if writeinto is not None:
                 await write_all(reader, writeinto, progress)
+                self._count_whole(reader)
                 return b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
@@ -225,11 +238,20 @@ class ObjectStore(LinkVerbs):
                 chunks.append(chunk)
                 if progress is not None:
                     progress(reader.bytes_read, info.size)
+            self._count_whole(reader)
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def stream(
-        self, name: str, *, verified: bool = False, spool_over: int = DEFAULT_SPOOL_OVER, **kwargs: Any
-    ) -> AsyncIterator[bytes]:
+        self,
+        name: str,
+        offset: int = 0,
+        length: Optional[int] = None,
+        *,
+        verified: bool = False,
+        spool_over: int = DEFAULT_SPOOL_OVER,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        show_deleted: bool = False,
+    ) -> AsyncIterator[Any]:
         """``async for chunk in store.stream(name)``: the object's chunks with bounded memory.
 
         By its nature a stream yields chunks before the last one has arrived, so before the
@@ -241,12 +263,25 @@ class ObjectStore(LinkVerbs):
         end without an error, or passes ``verified=True``: then nothing is yielded until the
         whole object has been read and verified, holding it in memory up to ``spool_over``
         bytes (8 MiB) and in an anonymous temporary file above that.
+
+        ``offset``/``length`` as for :meth:`get`: a partial range yields memoryview pieces (one
+        per covering chunk, each checked for its sequence and size before it is yielded; no
+        SHA-256, and ``verified`` changes nothing); the whole object goes the verified way.
         """
-        reader = await self.reader(name, **kwargs)
-        async with reader:
+        store, info, offset, length = await self._resolve_range(name, offset, length, show_deleted)
+        if length != info.size:
+            pieces = self._range_pieces(store, info, offset, length, idle_timeout)
+            try:
+                async for piece in pieces:
+                    yield piece
+            finally:
+                await pieces.aclose()  # type: ignore[attr-defined]
+            return
+        async with ObjectReader(store.handle, info, idle_timeout=idle_timeout) as reader:
             chunks = verified_chunks(reader, spool_over) if verified else reader
             async for chunk in chunks:
                 yield chunk
+            self._count_whole(reader)
 
     # Delete ----------------------------------------------------------------------------------
     async def delete(self, name: str) -> bool:
