@@ -222,6 +222,8 @@ class ObjectInfo:
     # ``ttl`` None: no TTL of its own ("never" also gives None, with ``expires`` None).
     ttl: Optional[timedelta] = field(default=None, repr=False, compare=False)
     expires: Optional[datetime] = field(default=None, repr=False, compare=False)
+    # What put() moved (sent, resent after a lost connection, skipped by a resume); not on the wire.
+    transfer: Optional[dict[str, int]] = field(default=None, repr=False, compare=False)
     _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # Convenience ---------------------------------------------------------------------------
