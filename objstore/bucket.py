@@ -98,9 +98,11 @@ class Bucket:
         """The connected server's max_payload (read at each use: a reconnect may change it)."""
         return self.nc.max_payload
 
-    def chunk_plan(self, requested: int, size: Optional[int] = None) -> ChunkPlan:
-        """A put's chunk plan: ``requested`` bounded by max_payload and the stream's max_msg_size."""
-        return ChunkPlan.bound(requested, self.nc.max_payload, self.max_msg_size, size)
+    def chunk_plan(self, requested: int, size: Optional[int] = None, header_room: int = 0) -> ChunkPlan:
+        """A put's chunk plan: ``requested`` bounded by max_payload and the stream's max_msg_size,
+        less ``header_room`` for the chunks' headers (msg id, TTL): both limits count them."""
+        limit = self.max_msg_size - header_room if self.max_msg_size else None
+        return ChunkPlan.bound(requested, self.nc.max_payload - header_room, limit, size)
 
     async def allows_msg_ttl(self) -> bool:
         """Whether the stream allows ``Nats-TTL`` (cached once true; see ``msg_ttl``)."""

@@ -33,6 +33,9 @@ from .errors import (
 )
 
 DEFAULT_RECONNECT_WAIT = 30.0
+# Bytes kept free in each chunk message for its headers (Nats-Msg-Id, Nats-TTL) when the chunk
+# size is capped by max_payload or max_msg_size, which count headers too.
+CHUNK_HEADER_ROOM = 128
 from .findings import HealthReport, Orphan
 from .inputs import Source, resolve_source
 from .links import LinkVerbs
@@ -167,7 +170,8 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         if filename:
             headers = Headers(headers) if headers else Headers()
             headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
-        plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total)
+        room = CHUNK_HEADER_ROOM if (self.reconnect_wait > 0 or resume or ttl is not None) else 0
+        plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total, room)
         object_ttl = session = None
         if resume:
             if ttl is not None:
@@ -179,7 +183,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
                 done.transfer = {"sent_bytes": 0, "resent_bytes": 0, "duplicate_chunks": 0, "resumed_chunks": done.chunks,
                                  "skipped_bytes": done.size, "verified_bytes": 0}
                 return done
-            plan = self.handle.chunk_plan(plan.chunk_size, session.doc["source"]["size"])
+            plan = self.handle.chunk_plan(plan.chunk_size, session.doc["source"]["size"], room)
         if ttl is not None:
             object_ttl = ObjectTTL.plan(ttl, plan.size)
             if not await self.handle.allows_msg_ttl():
