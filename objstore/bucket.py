@@ -45,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -64,6 +64,9 @@ class Bucket:
         # so a true value never goes stale; a false one is read again before a put is refused
         # (``allows_msg_ttl``), the only state here that may change after binding.
         self.msg_ttl = bool(cfg.allow_msg_ttl)
+        # Seconds the server remembers a Nats-Msg-Id (server default 2 minutes): a resend after
+        # a lost connection is dropped as a duplicate only within it.
+        self.duplicate_window = float(cfg.duplicate_window or 120.0)
 
     @classmethod
     async def bind(cls, js: JetStream, name: str) -> tuple["Bucket", StreamInfo]:

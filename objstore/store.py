@@ -79,6 +79,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         self.cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
         # How long a put waits through a lost connection and carries on after the reconnect
         # (resending only the chunks without an ack); 0 fails it at the first loss instead.
+        # Capped at half the stream's duplicate window, within which resends are deduplicated.
         self.reconnect_wait = DEFAULT_RECONNECT_WAIT
         self._init_ranges()  # fetch_stats, layouts (objstore.ranged)
 
@@ -208,7 +209,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
             raise
         writer = ObjectWriter(
             self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress,
-            ttl=object_ttl, resume=session, reconnect_wait=self.reconnect_wait,
+            ttl=object_ttl, resume=session, reconnect_wait=min(self.reconnect_wait, self.handle.duplicate_window / 2),
         )
         return await writer.write()
 

@@ -147,7 +147,7 @@ class ObjectWriter:
         """``info.transfer``: what this put moved (resumes and reconnects included)."""
         pub, resume = self._pub, self.resume
         info.transfer = {
-            "sent_bytes": self.sent_bytes,
+            "sent_bytes": self.sent_bytes if pub is not None else info.size,
             "resent_bytes": pub.resent_bytes if pub is not None else 0,
             "duplicate_chunks": pub.duplicates if pub is not None else 0,
             "resumed_chunks": resume.stored if resume is not None else 0,
