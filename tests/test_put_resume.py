@@ -215,3 +215,44 @@ async def test_get_resume_of_a_replaced_object_starts_over(js: Any, tmp_path: Pa
     with pytest.raises(objstore.DigestMismatchError):
         await download(store, "x", target + "2", resume=True)
     assert not Path(target + "2.part").exists() and not json_state.exists()
+
+
+async def test_a_failed_resumable_put_keeps_its_chunks_for_the_next(server_factory: Any, tmp_path: Path) -> None:
+    """resume=True and a put that fails (the server dies, no carrying on): its chunks and state
+    stay, and the next resume=True put sends only the rest."""
+    from resume_child import SlowFile
+
+    srv = server_factory()
+    nc = await objstore.connect(srv.url, reconnect_time_wait=0.25, max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream(timeout=1.0)
+        store = await js.create_object_store(bucket="failkeep")
+        store.reconnect_wait = 0
+        src = tmp_path / "f.bin"
+        data = write_random(src, 24 * 1024 * 1024)
+        reached = asyncio.Event()
+
+        def progress(done: int, total: Optional[int]) -> None:
+            if done >= 8 * 1024 * 1024:
+                reached.set()
+
+        async def put() -> Any:
+            with SlowFile(str(src), "rb") as f:
+                return await store.put("f", f, resume=True, resume_dir=str(tmp_path), progress=progress)
+
+        task = asyncio.get_running_loop().create_task(put())
+        await asyncio.wait_for(reached.wait(), 30)
+        srv.kill()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        assert done and task.exception() is not None
+        await asyncio.to_thread(srv.restart)
+        await asyncio.wait_for(nc.flush(), 10)
+        assert len(await chunk_counts(js, "failkeep")) == 1  # kept, not purged
+        with open(src, "rb") as f:
+            info = await store.put("f", f, resume=True, resume_dir=str(tmp_path))
+        t = info.transfer or {}
+        assert t["resumed_chunks"] > 0 and t["sent_bytes"] + t["skipped_bytes"] == len(data)
+        assert sha(await store.get("f")) == sha(data)
+        assert await chunk_counts(js, "failkeep") == {f"$O.failkeep.C.{info.nuid}": info.chunks}
+    finally:
+        await nc.close()
