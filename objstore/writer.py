@@ -9,8 +9,15 @@ only after every chunk was acknowledged. Then the replaced version's chunks are 
 One failure path: whatever fails (a refused chunk, a lost connection, a bad item from a
 generator, a cancellation), every chunk publish is settled first (stored, refused, withdrawn
 unsent, or of unknown fate), then the chunks that may be stored are purged (``cleanup``), and
-the previous version stays readable. Must not validate the object's name, headers or metadata
-(the store does that before a writer exists) nor purge by itself (``cleanup`` does).
+the previous version stays readable. Two exceptions: a meta of unknown fate keeps the chunks
+(it may name them), and a resumable put (``objstore.resume``) keeps them for its next attempt.
+
+Carrying on: with ``reconnect_wait`` > 0 every chunk carries a ``Nats-Msg-Id`` of
+``<nuid>.<index>`` and the publisher resends the chunks lost with a connection on the next one,
+in order (``jetstream.carry``), so a lost connection does not fail the put. Chunks and meta
+carry ``Nats-TTL`` for a per-object TTL (``objstore.ttl``). Must not validate the object's name,
+headers or metadata (the store does that before a writer exists) nor purge by itself
+(``cleanup`` does).
 """
 
 from __future__ import annotations
