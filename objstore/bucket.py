@@ -45,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -67,6 +67,10 @@ class Bucket:
         # Seconds the server remembers a Nats-Msg-Id (server default 2 minutes): a resend after
         # a lost connection is dropped as a duplicate only within it.
         self.duplicate_window = float(cfg.duplicate_window or 120.0)
+        # ADR-43: with subject delete markers (and not one message per subject), the server
+        # raises a shorter Nats-TTL to subject_delete_marker_ttl (objstore.ttl plans around it).
+        marker_ttl = cfg.subject_delete_marker_ttl or 0
+        self.ttl_floor = -int(-marker_ttl // 1) if marker_ttl > 0 and cfg.max_msgs_per_subject != 1 else 0
 
     @classmethod
     async def bind(cls, js: JetStream, name: str) -> tuple["Bucket", StreamInfo]:

@@ -27,7 +27,7 @@ from .bucket import Bucket
 from .errors import BadObjectMetaError, CleanupFailedError, MetaTooLargeError, ObjectNotFoundError, ObjectStoreError
 from .models import ObjectInfo, parse_meta
 from .subjects import validate_object_name
-from .ttl import remaining_headers
+from .ttl import is_marker, remaining_headers
 
 __all__ = ["Metas", "MetaFateUnknown"]
 
@@ -82,6 +82,8 @@ class Metas:
         except MessageNotFoundError:
             self._known.pop(name, None)
             raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket.name!r}") from None
+        if stored.headers and is_marker(stored.headers):  # the server removed it (ADR-43 marker)
+            raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket.name!r} (it expired)")
         self.remember(name)
         return stored
 

@@ -186,7 +186,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
                 return done
             plan = self.handle.chunk_plan(plan.chunk_size, session.doc["source"]["size"], room)
         if ttl is not None:
-            object_ttl = ObjectTTL.plan(ttl, plan.size)
+            object_ttl = ObjectTTL.plan(ttl, plan.size, self.handle.ttl_floor)
             if not await self.handle.allows_msg_ttl():
                 raise TTLNotAllowedError(
                     f"bucket {self.bucket!r} does not allow per-object TTLs: create it with allow_msg_ttl=True "

@@ -33,11 +33,12 @@ from protocol import Headers, parse_headers
 
 from .errors import InvalidTTLError, ObjectNotFoundError
 
-__all__ = ["NEVER", "ObjectTTL", "TTLInput", "apply_ttl", "remaining_headers", "parse_ttl", "seconds_of_value", "ttl_of_headers", "GRACE_BASE", "GRACE_UNKNOWN", "MARGIN", "SLOW_RATE"]
+__all__ = ["NEVER", "ObjectTTL", "TTLInput", "apply_ttl", "is_marker", "remaining_headers", "parse_ttl", "seconds_of_value", "ttl_of_headers", "GRACE_BASE", "GRACE_UNKNOWN", "MARGIN", "SLOW_RATE"]
 
 TTLInput = Union[timedelta, float, int, str, None]
 
 NEVER = "never"
+HDR_MARKER_REASON = "Nats-Marker-Reason"
 GRACE_BASE = 10  # seconds chunks outlive their meta, at least
 SLOW_RATE = 2 * 1024 * 1024  # bytes/s: the slowest upload the grace is sized for
 GRACE_UNKNOWN = 120  # seconds of grace when the size is not known before the upload
@@ -55,13 +56,17 @@ class ObjectTTL:
         self.chunk_seconds = chunk_seconds
 
     @classmethod
-    def plan(cls, ttl: TTLInput, size: Optional[int]) -> "ObjectTTL":
+    def plan(cls, ttl: TTLInput, size: Optional[int], floor: int = 0) -> "ObjectTTL":
         """Validate ``ttl`` (a ``timedelta``, seconds, or ``"never"``; rounded up to whole
         seconds) and size the chunks' grace for an object of ``size`` bytes (None: unknown).
+        ``floor``: the stream's least TTL (ADR-43: with ``subject_delete_marker_ttl`` set, the
+        server raises any shorter ``Nats-TTL`` to it, chunks' and meta's alike, which would let
+        chunks go first): the meta gets at least that, the chunks that plus the grace.
         Raises InvalidTTLError."""
         seconds = parse_ttl(ttl)
         if seconds is None:
             return cls(None, None)
+        seconds = max(seconds, floor)
         grace = GRACE_UNKNOWN if size is None else GRACE_BASE + math.ceil(size / SLOW_RATE)
         return cls(seconds, seconds + grace)
 
@@ -106,6 +111,16 @@ def parse_ttl(ttl: TTLInput) -> Optional[int]:
 
 def _value(seconds: Optional[int]) -> str:
     return NEVER if seconds is None else f"{seconds}s"
+
+
+def is_marker(headers: Any) -> bool:
+    """Whether a stored meta message is a server-placed marker (ADR-43 ``Nats-Marker-Reason``,
+    streams with ``subject_delete_marker_ttl``): the meta was removed, the object is gone."""
+    if not headers:
+        return False
+    if type(headers) is bytes:
+        return HDR_MARKER_REASON.encode() in headers
+    return HDR_MARKER_REASON in headers
 
 
 def ttl_of_headers(raw: Any) -> Optional[str]:

@@ -28,6 +28,7 @@ from .bucket import Bucket
 from .errors import BadObjectMetaError
 from .findings import MalformedMeta
 from .models import ObjectInfo, parse_meta
+from .ttl import is_marker
 from .subjects import decode_name
 
 __all__ = ["ObjectWatcher", "scan_latest", "BAD_ENTRIES_KEPT"]
@@ -69,6 +70,7 @@ class ObjectWatcher:
         self.bad_entries: deque[MalformedMeta] = deque(maxlen=BAD_ENTRIES_KEPT)
         self.bad_count = 0
         self._on_bad: Optional[Callable[[MalformedMeta], None]] = None  # scan_latest's hook
+        self._on_gone: Optional[Callable[[str], None]] = None  # scan_latest's hook (markers)
 
     async def _start(self) -> None:
         if self._started:
@@ -143,6 +145,10 @@ class ObjectWatcher:
             msg = await self._oc.__anext__()
             md = msg.metadata
             await self._track(md.stream_seq, md.num_pending)
+            if is_marker(msg.headers):  # ADR-43: the server removed the meta (its TTL ran out)
+                if self._on_gone is not None:
+                    self._on_gone(msg.subject)
+                continue
             try:
                 info = parse_meta(msg.data)
             except BadObjectMetaError as err:
@@ -220,6 +226,7 @@ async def scan_latest(bucket: Bucket) -> tuple[list[ObjectInfo], list[MalformedM
 
     async with ObjectWatcher(bucket) as w:
         w._on_bad = lambda bad: put(bad.subject, bad)
+        w._on_gone = lambda subject: latest.pop(subject, None)
         async for info in w.initial():
             put(bucket.meta_subject(info.name), info)
     infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]

@@ -59,6 +59,8 @@ def test_meta_never_outlives_chunks() -> None:
     with pytest.raises(InvalidTTLError):
         t.meta_seconds(30 + GRACE_BASE)
     assert ObjectTTL.plan(10, size=64 * 1024 * 1024).chunk_seconds > ObjectTTL.plan(10, size=0).chunk_seconds
+    floored = ObjectTTL.plan(2, size=0, floor=60)
+    assert floored.seconds == 60 and floored.chunk_seconds == 60 + GRACE_BASE
     assert ObjectTTL.plan("never", None).never and ObjectTTL.plan("never", None).chunk_headers()[HDR_TTL] == "never"
 
 
@@ -215,3 +217,32 @@ def test_cli_add_allow_msg_ttl_and_put_ttl(nats_url: str, tmp_path: Any) -> None
     ok("add", "clinottl", url=nats_url)
     assert js_out("status", "clinottl", url=nats_url)["allow_msg_ttl"] is False
     assert "allow_msg_ttl" in fails("put", "clinottl", str(src), "--ttl", "30s", url=nats_url)
+
+
+async def test_expiry_markers_read_as_gone(js: Any) -> None:
+    """A bucket whose stream also places ADR-43 delete markers (subject_delete_marker_ttl): the
+    marker left on an expired object's meta subject reads as not found, not as a bad meta."""
+    store = await js.create_object_store("ttlmark", allow_msg_ttl=True)
+    cfg = (await js.stream_info("OBJ_ttlmark")).config
+    cfg.subject_delete_marker_ttl = 3.0  # also the least TTL the server lets a message have
+    await js.update_stream(cfg)
+    store = await js.object_store("ttlmark")
+    await store.put("keep", b"k")
+    brief = await store.put("brief", os.urandom(2 * CS), ttl=1, chunk_size=CS)
+    assert brief.ttl == timedelta(seconds=3)  # raised to the stream's floor, chunks above it
+    first = await js.get_msg("OBJ_ttlmark", last_by_subj=f"$O.ttlmark.C.{brief.nuid}")
+    assert (seconds_of_value(ttl_of_headers(first.headers) or "") or 0) >= 3 + GRACE_BASE
+    meta_subject = f"$O.ttlmark.M.{encode_name('brief')}"
+
+    async def marked() -> bool:
+        msg = await js.get_msg("OBJ_ttlmark", last_by_subj=meta_subject)
+        return b"Nats-Marker-Reason" in (msg.headers or b"")
+
+    await until(marked, timeout=20)
+    with pytest.raises(ObjectNotFoundError):
+        await store.get_info("brief")
+    assert [i.name for i in await store.list()] == ["keep"]
+    st = await store.status()
+    assert st.count == 1 and st.bad_metas == 0
+    again = await store.put("brief", b"back")  # the name can be used again over the marker
+    assert await store.get("brief") == b"back" and again.ttl is None
