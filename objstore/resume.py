@@ -3,8 +3,9 @@ resume state lives, when it is trusted, and how an earlier attempt's stored pref
 
 The state. One small JSON file per (bucket, object name, source file), in ``state_dir``
 (default ``$NATSOBJ_RESUME_DIR``, else ``$XDG_CACHE_HOME/natsobj/resume``, else
-``~/.cache/natsobj/resume``), named by a SHA-256 of the bucket, the name and the file's identity
-(real path, device, inode, size, mtime). It holds the attempt's nuid, chunk size and its latest
+``~/.cache/natsobj/resume``), named by a SHA-256 of the bucket, the name and the file's real path
+(device and inode without one). It holds the file's identity (path, device, inode, size, mtime),
+the attempt's nuid, chunk size and its latest
 checkpoint: ``chunks`` acknowledged in order, the SHA-256 of exactly those chunks of the file, and
 the stream sequence of the last one. The writer rewrites it (atomically, at most every
 ``CHECKPOINT_EVERY`` seconds) as acks arrive. Nothing goes into the stream that other clients
@@ -165,7 +166,8 @@ async def prepare(
     ident = _identity(fileobj)
     root = state_dir(directory)
     root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps([bucket.name, name, ident], sort_keys=True).encode()).hexdigest()[:32]
+    where = ident["path"] or f"{ident['dev']}:{ident['ino']}"  # a changed file finds its old state
+    key = hashlib.sha256(json.dumps([bucket.name, name, where]).encode()).hexdigest()[:32]
     path = root / f"{key}.json"
     fd = _lock(path)
     try:
