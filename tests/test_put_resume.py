@@ -32,6 +32,8 @@ pytestmark = pytest.mark.timeout(120)
 CHUNK = 128 * 1024
 BIG = 64 * 1024 * 1024
 CHILD = str(Path(__file__).resolve().parent / "resume_child.py")
+# Seconds per 4 MiB block the child reads: the rest of the put outlasts the parent's reaction.
+SLOW_PUT = {"RESUME_CHILD_SLOW": "0.15"}
 
 
 def write_random(path: Path, size: int) -> bytes:
@@ -118,7 +120,7 @@ async def test_put_resume_after_sigkill(js: Any, nats_url: str, tmp_path: Path) 
     src = tmp_path / "big.bin"
     data = write_random(src, BIG)
     state = str(tmp_path / "state")
-    run_until_killed(["put", nats_url, "resumed", str(src), "big.bin", state], kill_at=BIG // 2)
+    run_until_killed(["put", nats_url, "resumed", str(src), "big.bin", state], kill_at=BIG // 2, env=SLOW_PUT)
     counts = await chunk_counts(js, "resumed")
     assert len(counts) == 1, counts  # the killed attempt's chunks, kept for the resume
     stored = next(iter(counts.values()))
@@ -147,7 +149,7 @@ async def test_resume_state_is_discarded_when_the_file_changed(js: Any, nats_url
     src = tmp_path / "f.bin"
     write_random(src, 16 * 1024 * 1024)
     state = str(tmp_path / "state")
-    run_until_killed(["put", nats_url, "changed", str(src), "f.bin", state], kill_at=4 * 1024 * 1024)
+    run_until_killed(["put", nats_url, "changed", str(src), "f.bin", state], kill_at=4 * 1024 * 1024, env=SLOW_PUT)
     old = set(await chunk_counts(js, "changed"))
     data = write_random(src, 16 * 1024 * 1024)  # another file now (new mtime / content)
     with open(src, "rb") as f:
@@ -176,7 +178,7 @@ async def test_get_resume_after_sigkill(js: Any, nats_url: str, tmp_path: Path) 
     data = os.urandom(BIG)
     await store.put("big", data)
     target = tmp_path / "out.bin"
-    last = run_until_killed(["get", nats_url, "dl", "big", str(target)], kill_at=BIG // 2, env={"RESUME_CHILD_SLOW": "0.002"})
+    last = run_until_killed(["get", nats_url, "dl", "big", str(target)], kill_at=BIG // 2, env={"RESUME_CHILD_SLOW": "0.005"})
     part = Path(str(target) + ".part")
     assert part.exists() and not target.exists()
     kept = part.stat().st_size
