@@ -256,3 +256,21 @@ async def test_a_failed_resumable_put_keeps_its_chunks_for_the_next(server_facto
         assert await chunk_counts(js, "failkeep") == {f"$O.failkeep.C.{info.nuid}": info.chunks}
     finally:
         await nc.close()
+
+
+async def test_get_resume_of_a_whole_part_file_fetches_nothing(js: Any, tmp_path: Path) -> None:
+    """Killed after the last chunk but before the rename: the resume only verifies and renames."""
+    store = await js.create_object_store(bucket="dl3")
+    data = os.urandom(5 * CHUNK + 3)
+    await store.put("x", data, chunk_size=CHUNK)
+    target = str(tmp_path / "x.bin")
+    info = await download(store, "x", target)
+    Path(target).rename(target + ".part")
+    state = Path(target + ".part.json")
+    state.write_text(json.dumps({"version": 1, "bucket": "dl3", "name": "x", "nuid": info.nuid, "digest": info.digest,
+                                 "size": info.size, "chunk_size": info.chunk_size}))
+    again = await download(store, "x", target, resume=True)
+    t = again.transfer or {}
+    # Whole chunks are kept; the torn-looking last (short) chunk is fetched again.
+    assert t["resumed_bytes"] == 5 * CHUNK and t["received_bytes"] == 3
+    assert Path(target).read_bytes() == data and not state.exists()
