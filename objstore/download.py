@@ -104,10 +104,13 @@ async def download(
 
 
 def _keep_whole_chunks(part: str, sha: Any, chunk_size: int, size: int) -> int:
-    """Cut the part file to whole chunks (never past the object's size), hash what stays;
-    returns its length."""
+    """Cut the part file to whole chunks (or to the object's size when it has all of it), hash
+    what stays; returns its length."""
     have = os.path.getsize(part)
-    keep = min(have - have % chunk_size, size) if chunk_size > 0 else 0
+    if have >= size:  # all there (killed before the rename): the final digest decides
+        keep = size
+    else:
+        keep = have - have % chunk_size if chunk_size > 0 else 0
     with open(part, "r+b") as f:
         f.truncate(keep)
         done = 0
