@@ -31,9 +31,11 @@ from .errors import (
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
 from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
-from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .manager import Client, JetStreamContext, bind_object_store, connect, open_sync, stream_config_for
 from .chunk_layout import ChunkLayout, LayoutCache
 from .ranges import FetchStats
+from .rawio import SyncObjectFile
+from .seekable import ObjectFile
 from .models import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -84,6 +86,7 @@ __all__ = [
     "ObjectAlreadyExists",
     "ObjectAlreadyExistsError",
     "ObjectDeletedError",
+    "ObjectFile",
     "ObjectInfo",
     "ObjectLink",
     "ObjectMeta",
@@ -96,6 +99,7 @@ __all__ = [
     "ObjectStoreStatus",
     "ObjectWatcher",
     "Orphan",
+    "SyncObjectFile",
     "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",
@@ -103,5 +107,6 @@ __all__ = [
     "decode_digest",
     "digest_of",
     "encode_digest",
+    "open_sync",
     "stream_config_for",
 ]

@@ -2,7 +2,7 @@
 :class:`~objstore.chunk_layout.ChunkLayout`, and cutting a byte range out of them.
 
 On a single-replica bucket with ``allow_direct`` the run is read with batched direct gets (ADR-31,
-server 2.11+: ``seq`` = chunk ``first``'s stream sequence, ``next_by_subj`` = the chunk subject,
+server 2.11+, told by ``api_lvl`` in its INFO: ``seq`` = chunk ``first``'s stream sequence, ``next_by_subj`` = the chunk subject,
 ``batch`` and ``max_bytes`` bounding one answer to about 8 MiB), one request per batch and no
 consumer. Otherwise (direct get off, a replicated bucket whose replicas may lag, a server that
 answers the batch with an error) an ordered consumer starts at that sequence (``opt_start_seq``)
@@ -28,7 +28,7 @@ from .errors import ChunkMissingError, DigestMismatchError, ObjectStoreError
 from .models import ObjectInfo
 from .ranges import FetchStats, RangePlan, chunk_len
 
-__all__ = ["BATCH_BYTES", "fetch_chunks", "read_range"]
+__all__ = ["BATCH_BYTES", "batch_capable", "fetch_chunks", "read_range"]
 
 BATCH_BYTES = 8 * 1024 * 1024  # one batched direct get answers at most about this much
 _IDLE = 30.0  # seconds without a chunk before a consumer run gives up (idle_timeout=None)
@@ -74,7 +74,7 @@ async def fetch_chunks(
     module docstring). The layout's ``edges`` (first/last chunk data) are used, not fetched again."""
     run = _Run(bucket, info, layout, first, last, stats)
     edges = layout.edges
-    use_direct = bucket.direct
+    use_direct = batch_capable(bucket)
     while not run.done:
         k = run.next
         if k in edges:
@@ -102,6 +102,18 @@ async def fetch_chunks(
             finally:
                 await inner.aclose()
         run.last = last
+
+
+def batch_capable(bucket: Bucket) -> bool:
+    """Whether runs may use batched direct gets: a single-replica bucket with ``allow_direct`` on a
+    server announcing a JetStream API level (``api_lvl`` in INFO: 2.11+, ADR-44). An older server
+    ignores ``batch`` and answers one message with no end-of-batch marker, so it is not asked."""
+    if not bucket.direct:
+        return False
+    try:
+        return int(bucket.nc.server_info.get("api_lvl") or 0) >= 1
+    except (TypeError, ValueError):
+        return False
 
 
 class _NoBatch(Exception):

@@ -7,6 +7,7 @@ stream configs are ``config``, the verbs are ``ObjectStore``'s.
 ``jetstream.JetStream`` with the object-store methods of nats-py's ``JetStreamContext``:
 ``create_object_store``, ``object_store``, ``delete_object_store``, ``object_store_names``,
 ``object_stores``. The object-store facade lives here, not in ``jetstream`` (style.md 3.1).
+``open_sync(url, bucket, name)`` opens an object as a synchronous file on its own connection.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from jetstream import JetStream, StreamNameInUseError
 from .bucket import Bucket, delete_bucket
 from .config import ObjectStoreConfig, ObjectStoreStatus, stream_config_for
 from .errors import BadBucketError, BucketExistsError, BucketNotFoundError, TTLNotAllowedError
+from .rawio import SyncObjectFile
+from .seekable import DEFAULT_WINDOW, ObjectFile
 from .store import ObjectStore
 from .subjects import ALL_BUCKETS_CHUNKS, OBJ_STREAM_PREFIX, bucket_of_stream
 
-__all__ = ["Client", "JetStreamContext", "connect", "bind_object_store", "stream_config_for"]
+__all__ = ["Client", "JetStreamContext", "connect", "bind_object_store", "open_sync", "stream_config_for"]
 
 
 async def bind_object_store(js: JetStream, bucket: str) -> ObjectStore:
@@ -103,3 +106,23 @@ async def connect(servers: Any = None, **kwargs: Any) -> Client:
     """``protocol.connect`` returning a :class:`Client`. Same arguments."""
     kwargs["connection_class"] = Client
     return await protocol.connect(servers, **kwargs)  # type: ignore[return-value]
+
+
+def open_sync(
+    servers: Any, bucket: str, name: str, *, prefix: Optional[str] = None, timeout: float = 60.0, window: int = DEFAULT_WINDOW, **kwargs: Any
+) -> SyncObjectFile:
+    """Object ``name`` of ``bucket`` as a synchronous ``io.RawIOBase`` (see
+    :mod:`objstore.rawio`): its own connection (``servers`` and ``kwargs`` as for
+    :func:`connect`) on a private event loop thread. Raises ObjectNotFoundError, BucketNotFoundError
+    and the connect errors."""
+
+    async def opener() -> tuple[ObjectFile, Any]:
+        nc = await connect(servers, **kwargs)
+        try:
+            store = await nc.jetstream(prefix=prefix).object_store(bucket)
+            return await store.open(name, window=window), nc
+        except BaseException:
+            await nc.close()
+            raise
+
+    return SyncObjectFile(opener, timeout=timeout)

@@ -17,10 +17,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Optional
 
+import protocol
+from jetstream import JetStream
+
+from .bucket import Bucket
 from .chunk_layout import ChunkLayout, LayoutCache, locate
 from .chunk_runs import read_range
 from .models import ObjectInfo
 from .ranges import FetchStats, RangePlan, check_args, clip
+from .rawio import SyncObjectFile
+from .seekable import DEFAULT_WINDOW, ObjectFile
 
 __all__ = ["RangedVerbs"]
 
@@ -70,7 +76,8 @@ class RangedVerbs:
         self, store: Any, info: ObjectInfo, offset: int, length: int, writeinto: Any, idle_timeout: Optional[float], progress: Any
     ) -> bytes:
         """``get`` of a partial range: the bytes, or (``writeinto``) written to the file piece by
-        piece in a worker thread (returns ``b""``; on failure the file keeps what was written)."""
+        piece in a worker thread (returns ``b""``; on failure the file keeps what was written).
+        ``progress(bytes_of_the_range_read, range_length)`` after each piece."""
         held: list[memoryview] = []
         loop = asyncio.get_running_loop()
         target = getattr(writeinto, "buffer", writeinto)
@@ -84,6 +91,39 @@ class RangedVerbs:
             if progress is not None:
                 progress(done, length)
         return b"".join(held)  # one copy of the range (the pieces are views of the chunks)
+
+    def open(
+        self, name: str, *, show_deleted: bool = False, window: int = DEFAULT_WINDOW, idle_timeout: Optional[float] = 30.0
+    ) -> ObjectFile:
+        """The object as a seekable read-only async file: ``async with store.open(name) as f`` (or
+        ``f = await store.open(name)`` and ``await f.close()``); see :mod:`objstore.seekable`.
+        Sequential reads prefetch within ``window`` bytes. Chunks are checked as in ranged reads
+        (no SHA-256). Raises ObjectNotFoundError (on entering) and the ranged-read errors."""
+        return ObjectFile(self, name, show_deleted=show_deleted, window=window, idle_timeout=idle_timeout)
+
+    def open_sync(self, name: str, *, timeout: float = 60.0, window: int = DEFAULT_WINDOW, **connect: Any) -> SyncObjectFile:
+        """A synchronous ``io.RawIOBase`` over the object (:class:`objstore.rawio.SyncObjectFile`)
+        for code that wants a plain binary file (``zipfile``, ``tarfile``; wrap it in
+        ``io.BufferedReader``). It runs its own event loop in a thread with its own connection,
+        opened with this store's connection options (servers, auth, TLS; ``connect`` overrides
+        them) and JetStream prefix. Call it from synchronous code (a worker thread when in async
+        code): its calls block. Raises ObjectNotFoundError and the connect errors."""
+        handle = self.handle  # type: ignore[attr-defined]
+        options = handle.nc.options.replace(
+            error_cb=None, disconnected_cb=None, reconnected_cb=None, closed_cb=None, lame_duck_cb=None, **connect
+        )
+        store_class, bucket, prefix = type(self), self.bucket, handle.js.prefix  # type: ignore[attr-defined]
+
+        async def opener() -> tuple[ObjectFile, Any]:
+            nc = await protocol.connect(options=options)
+            try:
+                store = store_class.from_bucket(*await Bucket.bind(JetStream(nc, prefix=prefix), bucket))  # type: ignore[attr-defined]
+                return await store.open(name, window=window), nc
+            except BaseException:
+                await nc.close()
+                raise
+
+        return SyncObjectFile(opener, timeout=timeout)
 
     def _count_whole(self, reader: Any) -> None:
         stats = self.fetch_stats
