@@ -17,6 +17,7 @@ from .errors import (
     ChunkMissingError,
     CleanupFailedError,
     DigestMismatchError,
+    InvalidTTLError,
     LinkIsABucketError,
     LinkNotAllowedError,
     MetaTooLargeError,
@@ -25,6 +26,7 @@ from .errors import (
     ObjectDeletedError,
     ObjectNotFoundError,
     ObjectStoreError,
+    TTLNotAllowedError,
     UnsupportedSourceError,
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
@@ -59,6 +61,8 @@ __all__ = [
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "InvalidTTLError",
+    "TTLNotAllowedError",
     "ChunkLayout",
     "ChunkPlan",
     "ChunkVerifier",

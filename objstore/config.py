@@ -45,6 +45,9 @@ class ObjectStoreConfig:
     # ADR-50 fast ingest: the stream allows batched publishes (server 2.14+); puts then send
     # their chunks as one flow-controlled batch (objstore.fast_put). Other clients read as usual.
     fast_ingest: bool = False
+    # ADR-43 per-message TTL (server 2.11+): the stream allows ``Nats-TTL``, so puts may give an
+    # object its own lifetime (``put(..., ttl=...)``, see objstore.ttl). Cannot be turned off.
+    allow_msg_ttl: bool = False
 
     @property
     def ttl_seconds(self) -> Optional[float]:
@@ -71,6 +74,7 @@ class ObjectStoreStatus:
     stream_info: Optional[StreamInfo] = field(default=None, repr=False)
     bad_metas: int = 0
     fast_ingest: bool = False
+    allow_msg_ttl: bool = False
 
     @classmethod
     def from_stream(cls, bucket: str, si: StreamInfo, *, count: int, bad_metas: int) -> "ObjectStoreStatus":
@@ -90,6 +94,7 @@ class ObjectStoreStatus:
             compression=_enum_value(cfg.compression) not in (None, "", "none"),
             stream_info=si,
             fast_ingest=bool(cfg.allow_batched),
+            allow_msg_ttl=bool(cfg.allow_msg_ttl),
         )
 
     # nats-py names
@@ -129,6 +134,7 @@ def stream_config_for(config: ObjectStoreConfig) -> StreamConfig:
         metadata=dict(config.metadata) if config.metadata else None,
         compression="s2" if config.compression else "none",
         allow_batched=True if config.fast_ingest else None,
+        allow_msg_ttl=True if config.allow_msg_ttl else None,
     )
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "UnsupportedSourceError",
     "MetaTooLargeError",
     "CleanupFailedError",
+    "InvalidTTLError",
+    "TTLNotAllowedError",
     "BadRangeError",
 ]
 
@@ -114,6 +116,16 @@ class CleanupFailedError(ObjectStoreError):
         self.nuid = nuid
         self.bucket = bucket
         self.put_error = put_error
+
+
+class InvalidTTLError(ObjectStoreError, ValueError):
+    """A per-object ``ttl`` that is not a duration of at least one second (ADR-43: the server
+    refuses a ``Nats-TTL`` under 1 s), or not a number, ``timedelta`` or ``"never"``."""
+
+
+class TTLNotAllowedError(ObjectStoreError):
+    """``put(..., ttl=...)`` on a bucket whose stream does not allow per-message TTLs (created
+    without ``allow_msg_ttl=True``, or on a server before 2.11): refused before any upload."""
 
 
 class BadRangeError(ObjectStoreError, ValueError):

@@ -20,7 +20,7 @@ from jetstream import JetStream, StreamNameInUseError
 
 from .bucket import Bucket, delete_bucket
 from .config import ObjectStoreConfig, ObjectStoreStatus, config_differences, edited_stream_config, stream_config_for
-from .errors import BadBucketError, BucketExistsError, BucketNotFoundError
+from .errors import BadBucketError, BucketExistsError, BucketNotFoundError, TTLNotAllowedError
 from .rawio import SyncObjectFile
 from .seekable import DEFAULT_WINDOW, ObjectFile
 from .store import ObjectStore
@@ -48,7 +48,7 @@ class JetStreamContext(JetStream):
         """Create a bucket (idempotent for an identical config) and return it.
 
         ``params`` are ObjectStoreConfig fields (description, ttl, max_bytes, storage,
-        replicas, placement, metadata, compression); they override ``config``'s. Raises
+        replicas, placement, metadata, compression, fast_ingest, allow_msg_ttl); they override ``config``'s. Raises
         BadBucketError (invalid name or parameters), BucketExistsError (exists, different config).
         """
         cfg = config if config is not None else ObjectStoreConfig()
@@ -64,6 +64,12 @@ class JetStreamContext(JetStream):
             info = await self.add_stream(stream_cfg)
         except StreamNameInUseError as err:
             raise await self._exists_error(cfg.bucket, stream_cfg) from err
+        if cfg.allow_msg_ttl and not info.config.allow_msg_ttl:
+            # A server before 2.11 drops the unknown field: the bucket exists, without TTLs.
+            raise TTLNotAllowedError(
+                f"bucket {cfg.bucket!r} was created, but the server does not support per-message TTL "
+                "(allow_msg_ttl needs nats-server 2.11+): put(..., ttl=...) will be refused"
+            )
         return ObjectStore.from_bucket(Bucket(self, cfg.bucket, info), info)
 
     async def _exists_error(self, bucket: str, asked: Any) -> BucketExistsError:

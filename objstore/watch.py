@@ -28,6 +28,7 @@ from .bucket import Bucket
 from .errors import BadObjectMetaError
 from .findings import MalformedMeta
 from .models import ObjectInfo, parse_meta
+from .ttl import is_marker
 from .subjects import decode_name
 
 __all__ = ["ObjectWatcher", "scan_latest", "BAD_ENTRIES_KEPT"]
@@ -81,6 +82,7 @@ class ObjectWatcher:
         self.bad_entries: deque[MalformedMeta] = deque(maxlen=BAD_ENTRIES_KEPT)
         self.bad_count = 0
         self._on_bad: Optional[Callable[[MalformedMeta], None]] = None  # scan_latest's hook
+        self._on_gone: Optional[Callable[[str], None]] = None  # scan_latest's hook (markers)
 
     async def _start(self) -> None:
         if self._started:
@@ -165,6 +167,14 @@ class ObjectWatcher:
                 if self._newest.get(subject, 0) >= seq:
                     continue  # a lagging replica's older version, after a newer one
                 self._newest[subject] = seq
+            if is_marker(msg.headers):  # ADR-43: the server removed the meta (its TTL ran out)
+                if self._on_gone is not None:
+                    self._on_gone(subject)
+                if self._hold is not None:
+                    self._hold.pop(subject, None)
+                    if self.init_done:
+                        self._release_hold()
+                continue
             try:
                 info = parse_meta(msg.data)
             except BadObjectMetaError as err:
@@ -178,12 +188,15 @@ class ObjectWatcher:
                 if info is not None:
                     hold[subject] = info
                 if self.init_done:
-                    self._hold = None
-                    ready.extend(i for i in hold.values() if not (self.ignore_deletes and i.deleted))
+                    self._release_hold()
                 continue
             if info is None or (self.ignore_deletes and info.deleted):
                 continue
             return info
+
+    def _release_hold(self) -> None:
+        hold, self._hold = self._hold or {}, None
+        self._ready.extend(i for i in hold.values() if not (self.ignore_deletes and i.deleted))
 
     def _skip_bad(self, subject: str, seq: int, err: BadObjectMetaError) -> None:
         bad = MalformedMeta(subject=subject, seq=seq, error=str(err), name=_name_of(subject, self._bucket))
@@ -252,6 +265,7 @@ async def scan_latest(bucket: Bucket) -> tuple[list[ObjectInfo], list[MalformedM
 
     async with ObjectWatcher(bucket) as w:
         w._on_bad = lambda bad: put(bad.subject, bad)
+        w._on_gone = lambda subject: latest.pop(subject, None)
         async for info in w.initial():
             put(bucket.meta_subject(info.name), info)
     infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]

@@ -96,6 +96,7 @@ async def _killed_and_down(server_factory: Any, down: float) -> dict[str, Any]:
     try:
         js = nc.jetstream(timeout=2.0)
         store = await js.create_object_store(bucket="killed")
+        store.reconnect_wait = 0  # the failure path: no carrying on after a reconnect (test_put_resume.py)
         task, reached = await put_until(store, "big", chunks=400, acked_bytes=2 * 1024 * 1024)
         await wait_either(task, reached, 20)
         srv.kill()
@@ -133,6 +134,7 @@ async def _paused(server_factory: Any, pause: float, stale: bool) -> dict[str, A
     try:
         js = nc.jetstream(timeout=1.5)
         store = await js.create_object_store(bucket="paused")
+        store.reconnect_wait = 0  # the failure path: no carrying on after a reconnect (test_put_resume.py)
         task, reached = await put_until(store, "big", chunks=400, acked_bytes=2 * 1024 * 1024)
         await wait_either(task, reached, 20)
         os.kill(srv.pid, signal.SIGSTOP)
@@ -178,6 +180,7 @@ async def test_cleanup_that_cannot_run_names_the_nuid(server_factory: Any) -> No
     try:
         js = nc.jetstream(timeout=1.0)
         store = await js.create_object_store(bucket="bound")
+        store.reconnect_wait = 0  # the failure path: no carrying on after a reconnect (test_put_resume.py)
         store.cleanup_timeout = 1.5
         task, reached = await put_until(store, "big", chunks=400, acked_bytes=1024 * 1024)
         await wait_either(task, reached, 20)
@@ -211,6 +214,7 @@ async def test_chunks_in_the_reconnect_buffer_are_withdrawn(server_factory: Any)
     try:
         js = nc.jetstream(timeout=1.0)
         store = await js.create_object_store(bucket="buffered")
+        store.reconnect_wait = 0  # the failure path: no carrying on after a reconnect (test_put_resume.py)
         task, reached = await put_until(store, "big", chunks=400, acked_bytes=1024 * 1024)
         await wait_either(task, reached, 20)
         srv.kill()

@@ -62,6 +62,7 @@ def info_to_json(info: ObjectInfo) -> dict[str, Any]:
         "metadata": dict(info.metadata) if info.metadata else {},
         "link": None if link is None else {"bucket": link.bucket, "name": link.name},
         "nuid": info.nuid or None,
+        "expires": iso_time(info.expires, precise=True) if info.expires else None,
     }
 
 
@@ -80,6 +81,7 @@ def status_to_json(st: ObjectStoreStatus) -> dict[str, Any]:
         "max_bytes": max_bytes if max_bytes and max_bytes > 0 else None,
         "compression": st.compression,
         "fast_ingest": st.fast_ingest,
+        "allow_msg_ttl": st.allow_msg_ttl,
         "metadata": user_metadata(st.metadata),  # without the server's own _nats.* keys
         "backing_store": st.backing_store,
         "stream": getattr(cfg, "name", None),

@@ -36,6 +36,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compression", action="store_true", help="compress stored data (S2)")
     p.add_argument("--fast-ingest", action="store_true",
                    help="allow ADR-50 fast-ingest batches (server 2.14+): puts send chunks without an ack each")
+    p.add_argument("--allow-msg-ttl", action="store_true",
+                   help="allow per-object TTLs (put --ttl; ADR-43, server 2.11+; cannot be turned off)")
     p.add_argument("--metadata", type=arg_kv("=", "--metadata"), action="append", metavar="KEY=VALUE",
                    help="bucket metadata (repeatable)")
 
@@ -70,6 +72,7 @@ async def cmd_add(ctx: Ctx) -> int:
             replicas=a.replicas,
             compression=a.compression,
             fast_ingest=a.fast_ingest,
+            allow_msg_ttl=a.allow_msg_ttl,
             metadata=dict(a.metadata) if a.metadata else None,
         )
     except BucketExistsError as err:
@@ -130,6 +133,7 @@ async def show_bucket(ctx: Ctx, bucket: str) -> int:
         ("Replicas", str(doc["replicas"])),
         ("Compression", "s2" if doc["compression"] else "none"),
         ("Fast ingest", "yes" if doc["fast_ingest"] else "no"),
+        ("Object TTLs", "allowed" if doc.get("allow_msg_ttl") else "no"),
         ("Sealed", "yes" if doc["sealed"] else "no"),
         ("Stream", doc["stream"] or ""),
     ]

@@ -22,7 +22,7 @@ from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
 from ..runtime import EXIT_OK, CliError, Ctx, UsageError
-from ..values import arg_kv, arg_positive_size
+from ..values import arg_kv, arg_positive_duration, arg_positive_size
 
 
 def _headers_arg(pairs: Optional[list[tuple[str, str]]]) -> Optional[dict[str, list[str]]]:
@@ -45,6 +45,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="object metadata (repeatable)")
     p.add_argument("--chunk-size", type=arg_positive_size, metavar="SIZE",
                    help="chunk size (default 128KiB; capped at the server's max payload)")
+    p.add_argument("--ttl", type=arg_positive_duration, metavar="DURATION",
+                   help="the object's own lifetime (30s, 1h, 2d or seconds; at least 1s); the bucket needs --allow-msg-ttl")
+    p.add_argument("--resume", action="store_true",
+                   help="carry on an earlier, interrupted put of this FILE under this name: only the chunks "
+                        "the server lacks are sent (state in $NATSOBJ_RESUME_DIR or ~/.cache/natsobj/resume)")
     p.add_argument("--if-absent", action="store_true",
                    help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
 
@@ -76,6 +81,9 @@ async def cmd_put(ctx: Ctx) -> int:
                 size = st.st_size - (src.tell() if src.seekable() else 0)
         except (OSError, ValueError, AttributeError):
             size = None
+        resume = bool(getattr(a, "resume", False))
+        if resume and a.file == "-":
+            raise UsageError("--resume needs a FILE, not stdin")
         store = await ctx.store(a.bucket)
         if getattr(a, "if_absent", False):
             existing = await _existing(store, name)
@@ -102,6 +110,8 @@ async def cmd_put(ctx: Ctx) -> int:
                 chunk_size=a.chunk_size,
                 progress=progress,
                 size_hint=size,
+                ttl=a.ttl,
+                resume=resume,
             )
         finally:
             bar.close()
@@ -111,7 +121,7 @@ async def cmd_put(ctx: Ctx) -> int:
             src.close()
     if ctx.json:
         doc = info_to_json(info)
-        doc.update(skipped=False, put_path=info.put_path, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
+        doc.update(skipped=False, put_path=info.put_path, transfer=info.transfer, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
         ctx.emit_json(doc)
     else:
         rate = f", {format_rate(acked / elapsed)}" if elapsed > 0 and acked else ""
