@@ -60,6 +60,7 @@ class ObjectReader:
         self.policy = policy  # when to fetch in parallel (objstore.parallel_fetch); set before reading
         self._verifier = ChunkVerifier.for_object(info.name, info.size, info.chunks, info.digest)
         self._source: Optional[ChunkSource] = None
+        self._strategy = ""
         self._done = info.chunks == 0 and info.size == 0
         if self._done:
             self._verifier.finish()
@@ -75,6 +76,12 @@ class ObjectReader:
     @property
     def verified(self) -> bool:
         return self._verifier.verified
+
+    @property
+    def strategy(self) -> str:
+        """The chunk source in use (``ParallelChunks``, ``OrderedChunks``, ...; ``""`` before the
+        first chunk was asked for)."""
+        return self._strategy
 
     async def __aenter__(self) -> "ObjectReader":
         return self
@@ -97,12 +104,12 @@ class ObjectReader:
             source: ChunkSource = DirectSingle(bucket, info)
             if await source.open():
                 return source
-        if DirectBatch.fits(bucket, info):
-            source = DirectBatch(bucket, info)
+        if ParallelChunks.fits(bucket, info, self.policy):  # by default above what DirectBatch takes
+            source = ParallelChunks(bucket, info, self.idle_timeout, self.policy)
             if await source.open():
                 return source
-        if ParallelChunks.fits(bucket, info, self.policy):
-            source = ParallelChunks(bucket, info, self.idle_timeout, self.policy)
+        if DirectBatch.fits(bucket, info):
+            source = DirectBatch(bucket, info)
             if await source.open():
                 return source
         source = OrderedChunks(bucket, info, self.idle_timeout)
@@ -116,6 +123,7 @@ class ObjectReader:
         source = self._source
         if source is None:
             source = self._source = await self._open()
+            self._strategy = type(source).__name__
         try:
             chunk = await source.next()
         except NatsTimeoutError:
