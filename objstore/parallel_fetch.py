@@ -38,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
-from jetstream import JetStreamError
+from jetstream import JetStreamError, direct_origin
 
 from .bucket import Bucket
 from .chunk_layout import ChunkLayout, locate
@@ -238,14 +238,16 @@ class ParallelChunks(ChunkSource):
             want = end - k
             got = 0
             self.stats.requests += 1
-            batch = js.direct_get_batch(
+            batch = js.direct_get_batch_raw(
                 bucket.stream, want, seq=layout.seq_of(k), next_by_subj=self._subject, max_bytes=want * cs + _SLACK, timeout=timeout
             )
             try:
                 with bucket.missing:
-                    async for stored in batch:
-                        self._check(k, stored.subject, stored.seq, stored.data)
-                        slot.push(stored.data)
+                    async for msg in batch:
+                        subject, seq = direct_origin(msg)
+                        data = msg.data
+                        self._check(k, subject, seq, data)
+                        slot.push(data)
                         self._first_ok = True
                         k += 1
                         got += 1
