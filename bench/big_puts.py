@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from .common import MB, Context, Deadline, Sample, raw_pipelined_publish, register
+from .parallel import cpu_marks, cpu_note
 
 perf = time.perf_counter
 MIB = 1024 * 1024
@@ -80,9 +81,11 @@ async def _put(ctx: Context, size: int, storage: str, side: str) -> Sample:
             nc, js = await _ours(ctx)
             store = await js.create_object_store(bucket=bucket, storage=storage, fast_ingest=side == "fast")
         try:
+            marks = cpu_marks(ctx)
             t0 = perf()
             info = await store.put("big", payload)
             dt = perf() - t0
+            cpu = cpu_note(ctx, marks)
         finally:
             await nc.close()
         if info.size != size:
@@ -92,7 +95,7 @@ async def _put(ctx: Context, size: int, storage: str, side: str) -> Sample:
             raise RuntimeError(f"the put took the {path!r} path")
     finally:
         await _drop(ctx, bucket)
-    return Sample(size / MB, dt, f"{dt:.2f} s per put ({path})")
+    return Sample(size / MB, dt, f"{dt:.2f} s per put ({path}); {cpu}")
 
 
 async def _bare_pipelined(ctx: Context, size: int, storage: str) -> Sample:
@@ -102,11 +105,12 @@ async def _bare_pipelined(ctx: Context, size: int, storage: str) -> Sample:
         await js.create_object_store(bucket=bucket, storage=storage)
         view = memoryview(_payload(size))
         messages = ((f"$O.{bucket}.C.bare", view[i : i + CHUNK]) for i in range(0, size, CHUNK))
+        marks = cpu_marks(ctx)
         dt = await raw_pipelined_publish(nc, messages, size // CHUNK, PIPELINED_WINDOW // CHUNK, Deadline(ctx.run_timeout * 0.8))
     finally:
         await nc.close()
         await _drop(ctx, bucket)
-    return Sample(size / MB, dt, f"{dt:.2f} s per object, no hashing, no meta")
+    return Sample(size / MB, dt, f"{dt:.2f} s per object, no hashing, no meta; {cpu_note(ctx, marks)}")
 
 
 async def _bare_fast(ctx: Context, size: int, storage: str) -> Sample:
@@ -148,6 +152,7 @@ async def _bare_fast(ctx: Context, size: int, storage: str) -> Sample:
         subject = f"$O.{bucket}.C.bare"
         view = memoryview(_payload(size))
         publish = nc.publish
+        marks = cpu_marks(ctx)
         t0 = perf()
         seq = 0
         for i in range(0, size, CHUNK):
@@ -160,6 +165,7 @@ async def _bare_fast(ctx: Context, size: int, storage: str) -> Sample:
         await publish(subject, b"", reply=f"{base}{seq + 1}.3.$FI")
         await until(lambda: state["final"] is not None)
         dt = perf() - t0
+        cpu = cpu_note(ctx, marks)
         await sub.unsubscribe()
         final = state["final"] or {}
         if final.get("count") != seq:
@@ -167,7 +173,7 @@ async def _bare_fast(ctx: Context, size: int, storage: str) -> Sample:
     finally:
         await nc.close()
         await _drop(ctx, bucket)
-    return Sample(size / MB, dt, f"{dt:.2f} s per object, flow {flow} x {outstanding}, no hashing, no meta")
+    return Sample(size / MB, dt, f"{dt:.2f} s per object, flow {flow} x {outstanding}, no hashing, no meta; {cpu}")
 
 
 def _fn(kind: str, size: int, storage: str) -> Any:

@@ -64,15 +64,34 @@ async def _fixture(ctx: Context, size: int) -> str:
     return _fixtures[key]
 
 
+def cpu_marks(ctx: Context) -> tuple[float, float]:
+    """(this process's CPU seconds, the server's CPU seconds) now: a run's difference says which
+    side was busy (on 2 shared cores, client + server CPU per object bounds any strategy)."""
+    server = 0.0
+    try:
+        with open(f"/proc/{ctx.server().pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        pass
+    return time.process_time(), server
+
+
+def cpu_note(ctx: Context, start: tuple[float, float]) -> str:
+    client, server = cpu_marks(ctx)
+    return f"CPU s: client {client - start[0]:.2f}, server {server - start[1]:.2f}"
+
+
 def _tmp_path() -> str:
     fd, path = tempfile.mkstemp(prefix="bench-par-", suffix=".bin")
     os.close(fd)
     return path
 
 
-async def _timed(size: int, fn: Callable[[], Any], to_file: bool) -> Sample:
+async def _timed(ctx: Context, size: int, fn: Callable[[], Any], to_file: bool) -> Sample:
     """Run one get ``fn(target)`` (target: None for bytes, else an open file) and check its size."""
     path = _tmp_path() if to_file else ""
+    marks = cpu_marks(ctx)
     try:
         if to_file:
             with open(path, "wb") as fh:
@@ -91,7 +110,7 @@ async def _timed(size: int, fn: Callable[[], Any], to_file: bool) -> Sample:
             os.unlink(path)
     if got != size:
         raise RuntimeError(f"get moved {got} bytes, expected {size}")
-    return Sample(size / MB, dt, f"{dt:.2f} s per get")
+    return Sample(size / MB, dt, f"{dt:.2f} s per get; {cpu_note(ctx, marks)}")
 
 
 async def _ours_get(ctx: Context, size: int, to_file: bool, ordered: bool) -> Sample:
@@ -114,7 +133,7 @@ async def _ours_get(ctx: Context, size: int, to_file: bool, ordered: bool) -> Sa
                     return b""
                 return b"".join([chunk async for chunk in reader])
 
-        return await _timed(size, previous if ordered else default, to_file)
+        return await _timed(ctx, size, previous if ordered else default, to_file)
     finally:
         await nc.close()
 
@@ -129,7 +148,7 @@ async def _theirs_get(ctx: Context, size: int, to_file: bool) -> Sample:
             res = await store.get("big", writeinto=fh)
             return b"" if fh is not None else res.data
 
-        return await _timed(size, get, to_file)
+        return await _timed(ctx, size, get, to_file)
     finally:
         await nc.close()
 
@@ -155,6 +174,7 @@ async def _raw(ctx: Context, size: int) -> Sample:
                 async for msg in js.direct_get_batch(stream, want, seq=first + k, next_by_subj=subject, max_bytes=want * chunk + 65536):
                     got += len(msg.data)
 
+        marks = cpu_marks(ctx)
         t0 = perf()
         await asyncio.gather(*(one(k, min(per, info.chunks - k)) for k in range(0, info.chunks, per)))
         dt = perf() - t0
@@ -162,7 +182,7 @@ async def _raw(ctx: Context, size: int) -> Sample:
         await nc.close()
     if got != size:
         raise RuntimeError(f"raw batches moved {got} bytes, expected {size}")
-    return Sample(size / MB, dt, f"{dt:.2f} s per object")
+    return Sample(size / MB, dt, f"{dt:.2f} s per object; {cpu_note(ctx, marks)}")
 
 
 def _fns(size: int, to_file: bool) -> dict[str, Any]:
