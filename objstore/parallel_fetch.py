@@ -15,11 +15,11 @@ subject, its stream sequence (a later one means a chunk is gone: :class:`ChunkMi
 its length (:class:`DigestMismatchError`). A meta the layout does not fit (a wrong chunk count or
 size) makes ``open()`` decline, so that the ordered consumer reports it exactly as before.
 
-When: the stream allows direct gets and the server announces a JetStream API level (``api_lvl``,
-2.11+), and the object is larger than ``min_bytes`` (see the README's "Parallel chunk fetch" for
-the measurements behind the numbers). Otherwise, or when the first batch is answered with an error
-before any chunk (no direct-get responder), ``open()`` returns False and the reader falls back to
-the ordered consumer.
+When: the stream allows direct gets, the server announces a JetStream API level (``api_lvl``,
+2.11+), the object is larger than ``min_bytes`` and the connection's round trip is at least
+``min_rtt`` (see the README's "Parallel chunk fetch" for the measurements behind the numbers).
+Otherwise, or when the first batch is answered with an error before any chunk (no direct-get
+responder), ``open()`` returns False and the reader falls back to the ordered consumer.
 
 Replicated buckets: a direct get is answered by whichever replica the server routes it to (every
 caught-up replica, and ``mirror_direct`` mirrors, answer in the ``_sys_`` queue group; the NATS
@@ -48,10 +48,11 @@ from .errors import ChunkMissingError, DigestMismatchError, ObjectStoreError
 from .models import ObjectInfo
 from .ranges import FetchStats, chunk_len
 
-__all__ = ["DEFAULT_POLICY", "ParallelChunks", "ParallelPolicy", "parallel_capable"]
+__all__ = ["DEFAULT_POLICY", "ParallelChunks", "ParallelPolicy", "parallel_capable", "round_trip"]
 
 MIB = 1024 * 1024
 _SLACK = 64 * 1024  # max_bytes headroom for the headers of one batch's messages
+_RTT_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -61,18 +62,26 @@ class ParallelPolicy:
     ``min_bytes``: objects larger than this are read in parallel (smaller ones take the single or
     one-batch direct get, or the ordered consumer); ``batch_bytes``: the payload one batched
     direct get asks for; ``window_bytes``: payload requested or held but not yet handed out;
-    ``enabled``: False keeps the ordered consumer for every object above the one-batch size."""
+    ``enabled``: False keeps the ordered consumer for every object above the one-batch size;
+    ``min_rtt``: seconds; only when the connection's round trip (the fastest of
+    ``_RTT_PROBES`` PING/PONGs, measured at open) is at least this (0: always). The default
+    follows the measurements in the README ("Parallel chunk fetch"): on loopback the ordered
+    consumer is as fast and cheaper; its ~2 MiB flow-control window bounds it once the round trip
+    passes a few milliseconds, where a 32 MiB window is not."""
 
     min_bytes: int = 8 * MIB
     batch_bytes: int = 8 * MIB
     window_bytes: int = 32 * MIB
     enabled: bool = True
+    min_rtt: float = 0.004
 
     def __post_init__(self) -> None:
         for name in ("min_bytes", "batch_bytes", "window_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "min_bytes" else 1):
                 raise ValueError(f"ParallelPolicy.{name} must be a positive int, not {value!r}")
+        if not isinstance(self.min_rtt, (int, float)) or isinstance(self.min_rtt, bool) or not self.min_rtt >= 0:
+            raise ValueError(f"ParallelPolicy.min_rtt must be seconds >= 0, not {self.min_rtt!r}")
         if self.window_bytes < self.batch_bytes:
             raise ValueError(f"ParallelPolicy.window_bytes ({self.window_bytes}) is below batch_bytes ({self.batch_bytes})")
 
@@ -92,6 +101,17 @@ def parallel_capable(bucket: Bucket) -> bool:
         return int(bucket.nc.server_info.get("api_lvl") or 0) >= 1
     except (TypeError, ValueError):
         return False
+
+
+async def round_trip(bucket: Bucket, timeout: Optional[float] = None) -> float:
+    """The connection's round trip in seconds: the fastest of a few PING/PONGs."""
+    loop = asyncio.get_running_loop()
+    best = float("inf")
+    for _ in range(_RTT_PROBES):
+        t0 = loop.time()
+        await bucket.nc.flush(timeout=timeout or None)
+        best = min(best, loop.time() - t0)
+    return best
 
 
 class _Slot:
@@ -150,6 +170,8 @@ class ParallelChunks(ChunkSource):
 
     async def open(self) -> bool:
         bucket, info = self.bucket, self.info
+        if self.policy.min_rtt > 0 and await round_trip(bucket, self.idle_timeout) < self.policy.min_rtt:
+            return False  # a near server: the ordered consumer is as fast and cheaper
         try:
             layout = await locate(bucket, info, self.stats, self.idle_timeout)
         except DigestMismatchError:  # (and ChunkMissingError): the ordered consumer says it as before

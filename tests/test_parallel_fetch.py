@@ -24,13 +24,13 @@ KIB = 1024
 CHUNK = 4 * KIB
 SIZES = [3 * CHUNK, 50 * CHUNK + 17, 257 * CHUNK]
 POLICIES = {
-    "one chunk per batch, one in flight": ParallelPolicy(min_bytes=0, batch_bytes=CHUNK, window_bytes=CHUNK),
-    "4 chunks per batch, 4 in flight": ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=16 * CHUNK),
-    "16 chunks per batch, 2 in flight": ParallelPolicy(min_bytes=0, batch_bytes=16 * CHUNK, window_bytes=40 * CHUNK),
-    "one batch for all": ParallelPolicy(min_bytes=0, batch_bytes=1024 * CHUNK, window_bytes=1024 * CHUNK),
+    "one chunk per batch, one in flight": ParallelPolicy(min_bytes=0, batch_bytes=CHUNK, window_bytes=CHUNK, min_rtt=0),
+    "4 chunks per batch, 4 in flight": ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=16 * CHUNK, min_rtt=0),
+    "16 chunks per batch, 2 in flight": ParallelPolicy(min_bytes=0, batch_bytes=16 * CHUNK, window_bytes=40 * CHUNK, min_rtt=0),
+    "one batch for all": ParallelPolicy(min_bytes=0, batch_bytes=1024 * CHUNK, window_bytes=1024 * CHUNK, min_rtt=0),
 }
 ORDERED = ParallelPolicy(enabled=False)
-SMALL = ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=8 * CHUNK)
+SMALL = ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=8 * CHUNK, min_rtt=0)
 
 
 async def read(store: objstore.ObjectStore, name: str, policy: ParallelPolicy) -> tuple[bytes, str]:
@@ -65,16 +65,18 @@ async def test_streamed_to_a_file(store: objstore.ObjectStore) -> None:
     assert buf.getvalue() == data
 
 
-async def test_default_policy_takes_big_objects_only(store: objstore.ObjectStore) -> None:
+async def test_default_sizes_and_round_trip_rule(store: objstore.ObjectStore) -> None:
     big = os.urandom(9 * 1024 * KIB)  # above the default 8 MiB threshold
     await store.put("big", big)
     await store.put("mid", big[: 2 * 1024 * KIB + 1])
-    assert await store.get("big") == big
-    assert (await read(store, "big", ParallelPolicy()))[1] == "ParallelChunks"
-    assert (await read(store, "mid", ParallelPolicy())) == (big[: 2 * 1024 * KIB + 1], "DirectBatch")
+    assert await store.get("big") == big  # whichever source the round trip picks
     out = io.BytesIO()
     await store.get("big", writeinto=out)
     assert out.getvalue() == big
+    assert (await read(store, "big", ParallelPolicy(min_rtt=0))) == (big, "ParallelChunks")
+    assert (await read(store, "mid", ParallelPolicy(min_rtt=0))) == (big[: 2 * 1024 * KIB + 1], "DirectBatch")
+    # a round trip no loopback server takes: the ordered consumer
+    assert (await read(store, "big", ParallelPolicy(min_rtt=60.0))) == (big, "OrderedChunks")
 
 
 async def test_concurrent_puts_interleaved_chunks(store: objstore.ObjectStore) -> None:
@@ -163,7 +165,7 @@ async def test_bucket_without_direct_get_falls_back(js: Any, store: objstore.Obj
 
 
 async def test_policy_rejects_bad_values() -> None:
-    for bad in ({"batch_bytes": 0}, {"window_bytes": -1}, {"min_bytes": 1.5}, {"batch_bytes": 8, "window_bytes": 4}):
+    for bad in ({"batch_bytes": 0}, {"window_bytes": -1}, {"min_bytes": 1.5}, {"batch_bytes": 8, "window_bytes": 4}, {"min_rtt": -1}):
         with pytest.raises(ValueError):
             ParallelPolicy(**bad)
 
