@@ -161,7 +161,7 @@ async def _bare_fast(ctx: Context, size: int, storage: str) -> Sample:
             if seq == 1:
                 await until(lambda: state["acked"] >= 0)
             elif state["acked"] + state["flow"] * outstanding <= seq:
-                await until(lambda: state["acked"] + state["flow"] * outstanding > seq)
+                await until(lambda s=seq: state["acked"] + state["flow"] * outstanding > s)
         await publish(subject, b"", reply=f"{base}{seq + 1}.3.$FI")
         await until(lambda: state["final"] is not None)
         dt = perf() - t0

@@ -2,9 +2,9 @@
 storage, 128 KiB chunks, put once per server by our client), to bytes and streamed to a file.
 
 - ``obj get <S> <dest> parallel vs ordered [file]``: ``ours`` = an ``ObjectReader`` forced onto
-  :class:`objstore.parallel_fetch.ParallelChunks` (``ParallelPolicy(min_rtt=0)``: 4 batches of
+  :class:`objstore.parallel_fetch.ParallelChunks` (``ParallelPolicy(enabled=True)``: 4 batches of
   8 MiB in flight); the ``nats-py`` column is NOT nats-py: it is OUR ordered-consumer path
-  (``ParallelPolicy(enabled=False)``, what ``get`` does for big objects on a near server), with
+  (``ParallelPolicy(enabled=False)``, what ``get`` does for big objects by default), with
   the same verification, so the ratio is parallel / ordered and the issue's target is >= 1.3.
 - ``obj get <S> ceiling: raw batch direct get [file]``: reference row, 4 batched direct gets
   of 8 MiB in flight, payload lengths counted, nothing checked, hashed, joined or written: what
@@ -13,6 +13,10 @@ storage, 128 KiB chunks, put once per server by our client), to bytes and stream
 - ``obj get <S> <dest> parallel vs nats-py [file]``: ours (forced parallel) against nats-py's
   ``get`` (to bytes: ``bytes +=`` reassembly, ~7-10 s per 64 MiB; the runner's side budget leaves
   it 1-2 runs). No nats-py row for 512 MiB to bytes: its quadratic reassembly would take minutes.
+
+- ``obj get <S> to bytes at 40 ms RTT parallel vs ordered [file]``: the same two paths through
+  ``bench.delay_proxy`` (a process that delays each direction by 20 ms, standing for a distant
+  server).
 
 ``dest`` is ``to bytes`` (the chunks joined once, as ``get()`` does) or ``to file``
 (``write_all``, what ``get(writeinto=f)`` runs, on a temporary file removed after the run). Every
@@ -123,7 +127,7 @@ async def _ours_get(ctx: Context, size: int, to_file: bool, ordered: bool) -> Sa
     try:
         store = await js.object_store(bucket)
 
-        policy = ParallelPolicy(enabled=False) if ordered else ParallelPolicy(min_rtt=0)
+        policy = ParallelPolicy(enabled=False) if ordered else ParallelPolicy(enabled=True)
         want = "OrderedChunks" if ordered else "ParallelChunks"
 
         async def get(fh: Any) -> Any:
@@ -190,6 +194,60 @@ async def _raw(ctx: Context, size: int) -> Sample:
     return Sample(size / MB, dt, f"{dt:.2f} s per object; {cpu_note(ctx, marks)}")
 
 
+RTT_S = 0.04  # the distant-server rows: 20 ms each way through bench.delay_proxy
+
+
+async def _far_get(ctx: Context, size: int, ordered: bool) -> Sample:
+    """One get to bytes through a delay proxy (a fresh process, killed by PID after the run)."""
+    import sys
+
+    from objstore.parallel_fetch import ParallelPolicy
+    from objstore.reader import ObjectReader
+
+    from .common import ROOT
+
+    bucket = await _fixture(ctx, size)
+    tests_dir = str(ROOT / "tests")
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from harness import free_port  # type: ignore[import-not-found]
+
+    port, upstream = free_port(), ctx.url.rsplit(":", 1)[1]
+    cmd = [sys.executable, "-m", "bench.delay_proxy", str(port), upstream, str(RTT_S / 2), str(ctx.run_timeout)]
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=str(ROOT))
+    try:
+        import objstore
+
+        nc = None
+        for _ in range(50):  # the proxy listens within a second or so
+            try:
+                nc = await objstore.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False, connect_timeout=5.0)
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                await asyncio.sleep(0.1)
+        if nc is None:
+            raise RuntimeError("the delay proxy did not start")
+        try:
+            store = await nc.jetstream(timeout=20.0).object_store(bucket)
+            policy = ParallelPolicy(enabled=False) if ordered else ParallelPolicy(enabled=True)
+
+            async def get(_fh: Any) -> Any:
+                info = await store.get_info("big")
+                async with ObjectReader(store.handle, info, policy=policy) as reader:
+                    data = b"".join([chunk async for chunk in reader])
+                    if reader.strategy != ("OrderedChunks" if ordered else "ParallelChunks"):
+                        raise RuntimeError(f"the get used {reader.strategy}")
+                    return data
+
+            return await _timed(ctx, size, get, False)
+        finally:
+            await nc.close()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
 def _fns(size: int, to_file: bool) -> dict[str, Any]:
     async def parallel(ctx: Context, n: int) -> Sample:
         return await _ours_get(ctx, size, to_file, ordered=False)
@@ -203,7 +261,14 @@ def _fns(size: int, to_file: bool) -> dict[str, Any]:
     async def raw(ctx: Context, n: int) -> Sample:
         return await _raw(ctx, size)
 
-    return {"parallel": parallel, "ordered": ordered, "theirs": theirs, "raw": raw}
+    async def far_parallel(ctx: Context, n: int) -> Sample:
+        return await _far_get(ctx, size, ordered=False)
+
+    async def far_ordered(ctx: Context, n: int) -> Sample:
+        return await _far_get(ctx, size, ordered=True)
+
+    fns = {"parallel": parallel, "ordered": ordered, "theirs": theirs, "raw": raw}
+    return {**fns, "far_parallel": far_parallel, "far_ordered": far_ordered}
 
 
 for _size, _label in SIZES.items():
@@ -217,6 +282,11 @@ for _size, _label in SIZES.items():
             description="the nats-py column is OUR ordered-consumer path (same verification): ratio = parallel / ordered",
         )  # fmt: skip
         if not _to_file:
+            register(
+                f"obj get {_label} to bytes at {RTT_S * 1000:.0f} ms RTT parallel vs ordered [file]",
+                _f["far_parallel"], _f["far_ordered"], "MB/s", target=1.3, n=1, quick_n=1, max_n=1, skip_quick=_big,
+                description="through bench.delay_proxy (20 ms each way): ratio = parallel / ordered",
+            )  # fmt: skip
             register(
                 f"obj get {_label} ceiling: raw batch direct get [file]", _f["raw"], None, "MB/s",
                 n=1, quick_n=1, max_n=1, skip_quick=_big, compare_to=_row,

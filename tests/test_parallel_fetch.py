@@ -23,14 +23,21 @@ from objstore.subjects import meta_subject
 KIB = 1024
 CHUNK = 4 * KIB
 SIZES = [3 * CHUNK, 50 * CHUNK + 17, 257 * CHUNK]
+
+
+def forced(batch: int, window: int) -> ParallelPolicy:
+    """Parallel fetch on, for any size and round trip."""
+    return ParallelPolicy(min_bytes=0, batch_bytes=batch, window_bytes=window, min_rtt=0, enabled=True)
+
+
 POLICIES = {
-    "one chunk per batch, one in flight": ParallelPolicy(min_bytes=0, batch_bytes=CHUNK, window_bytes=CHUNK, min_rtt=0),
-    "4 chunks per batch, 4 in flight": ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=16 * CHUNK, min_rtt=0),
-    "16 chunks per batch, 2 in flight": ParallelPolicy(min_bytes=0, batch_bytes=16 * CHUNK, window_bytes=40 * CHUNK, min_rtt=0),
-    "one batch for all": ParallelPolicy(min_bytes=0, batch_bytes=1024 * CHUNK, window_bytes=1024 * CHUNK, min_rtt=0),
+    "one chunk per batch, one in flight": forced(CHUNK, CHUNK),
+    "4 chunks per batch, 4 in flight": forced(4 * CHUNK, 16 * CHUNK),
+    "16 chunks per batch, 2 in flight": forced(16 * CHUNK, 40 * CHUNK),
+    "one batch for all": forced(1024 * CHUNK, 1024 * CHUNK),
 }
 ORDERED = ParallelPolicy(enabled=False)
-SMALL = ParallelPolicy(min_bytes=0, batch_bytes=4 * CHUNK, window_bytes=8 * CHUNK, min_rtt=0)
+SMALL = forced(4 * CHUNK, 8 * CHUNK)
 
 
 async def read(store: objstore.ObjectStore, name: str, policy: ParallelPolicy) -> tuple[bytes, str]:
@@ -69,14 +76,15 @@ async def test_default_sizes_and_round_trip_rule(store: objstore.ObjectStore) ->
     big = os.urandom(9 * 1024 * KIB)  # above the default 8 MiB threshold
     await store.put("big", big)
     await store.put("mid", big[: 2 * 1024 * KIB + 1])
-    assert await store.get("big") == big  # whichever source the round trip picks
+    assert await store.get("big") == big  # the default: off
+    assert (await read(store, "big", ParallelPolicy())) == (big, "OrderedChunks")
     out = io.BytesIO()
     await store.get("big", writeinto=out)
     assert out.getvalue() == big
-    assert (await read(store, "big", ParallelPolicy(min_rtt=0))) == (big, "ParallelChunks")
-    assert (await read(store, "mid", ParallelPolicy(min_rtt=0))) == (big[: 2 * 1024 * KIB + 1], "DirectBatch")
+    assert (await read(store, "big", ParallelPolicy(min_rtt=0, enabled=True))) == (big, "ParallelChunks")
+    assert (await read(store, "mid", ParallelPolicy(min_rtt=0, enabled=True))) == (big[: 2 * 1024 * KIB + 1], "DirectBatch")
     # a round trip no loopback server takes: the ordered consumer
-    assert (await read(store, "big", ParallelPolicy(min_rtt=60.0))) == (big, "OrderedChunks")
+    assert (await read(store, "big", ParallelPolicy(min_rtt=60.0, enabled=True))) == (big, "OrderedChunks")
 
 
 async def test_concurrent_puts_interleaved_chunks(store: objstore.ObjectStore) -> None:
