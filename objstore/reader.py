@@ -79,8 +79,8 @@ class ObjectReader:
 
     @property
     def strategy(self) -> str:
-        """The chunk source in use (``ParallelChunks``, ``OrderedChunks``, ...; ``""`` before the
-        first chunk was asked for)."""
+        """The chunk source chosen (``ParallelChunks``, ``OrderedChunks``, ...; ``""`` before the
+        first chunk was asked for; kept after close)."""
         return self._strategy
 
     async def __aenter__(self) -> "ObjectReader":
@@ -104,7 +104,7 @@ class ObjectReader:
             source: ChunkSource = DirectSingle(bucket, info)
             if await source.open():
                 return source
-        if ParallelChunks.fits(bucket, info, self.policy):  # by default above what DirectBatch takes
+        if ParallelChunks.fits(bucket, info, self.policy):  # only where the policy enables it (off by default)
             source = ParallelChunks(bucket, info, self.idle_timeout, self.policy)
             if await source.open():
                 return source
