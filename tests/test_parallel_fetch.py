@@ -199,3 +199,19 @@ async def test_r3_bucket(nats_cluster: Any) -> None:
             await other.close()
     finally:
         await nc.close()
+
+
+def test_direct_origin_reads_the_raw_header_block() -> None:
+    """Subject and sequence of a direct-get reply, without parsing the rest; another spelling or
+    a missing header falls back to the full parse (and gets its answer)."""
+    from jetstream import direct_origin
+    from protocol import Msg
+
+    raw = b"NATS/1.0\r\nNats-Stream: OBJ_b\r\nNats-Subject: $O.b.C.x\r\nNats-Sequence: 42\r\nNats-Time-Stamp: 2026-12-06T00:00:00Z\r\n\r\n"
+    assert direct_origin(Msg("_INBOX.1", 1, "", b"data", raw)) == ("$O.b.C.x", 42)
+    for other in (b"NATS/1.0\r\nnats-subject: $O.b.C.y\r\nnats-sequence: 7\r\n\r\n", b"NATS/1.0\r\nNats-Stream: OBJ_b\r\n\r\n"):
+        msg = Msg("_INBOX.1", 1, "", b"data", other)
+        hdrs = msg.headers
+        assert hdrs is not None
+        full = (hdrs.get("Nats-Subject", ""), int(hdrs.get("Nats-Sequence", "0") or 0))
+        assert direct_origin(msg) == full  # the full parse's answer (then the chunk check fails)
