@@ -45,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor", "allow_direct")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -55,6 +55,9 @@ class Bucket:
         self.nc = js.connection
         self.replicas = cfg.num_replicas or 1
         self.direct = self.replicas == 1 and bool(cfg.allow_direct)
+        # The stream answers direct gets at all (any replica): parallel chunk fetch may use them
+        # where the meta was read through the leader first (objstore.parallel_fetch).
+        self.allow_direct = bool(cfg.allow_direct)
         self.max_msg_size: Optional[int] = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         self.missing = _Missing(name)
         # ADR-50: the stream allows fast-ingest batches. A server that predates them drops the
