@@ -94,14 +94,17 @@ async def _ours_js(url: str) -> tuple[Any, Any]:
     return nc, nc.jetstream(timeout=30.0)
 
 
-async def _bucket(ctx: Context, size: int) -> str:
-    """The file bucket for ``size`` holding ``obj`` (put by our client here if missing)."""
+async def _bucket(ctx: Context, size: int, need_object: bool) -> str:
+    """The file bucket for ``size``; with ``need_object``, holding ``obj`` (put by our client
+    here if missing: the get rows read it; the put rows replace it)."""
     key = (ctx.url, size)
     bucket = _big.buckets.get(key) or f"BENCH_SCALE_{os.getpid()}_{size // MIB}M"
     nc, js = await _ours_js(ctx.url)
     try:
         store = await js.create_object_store(bucket=bucket, storage="file")
         _big.buckets[key] = bucket
+        if not need_object:
+            return bucket
         try:
             info = await store.get_info("obj")
             if info.size == size:
@@ -151,7 +154,7 @@ async def _child(module: str, args: list[str], bound: float) -> dict:
 
 async def _transfer(ctx: Context, side: str, op: str, size: int) -> dict:
     await _drop_others(ctx, size)
-    bucket = await _bucket(ctx, size)
+    bucket = await _bucket(ctx, size, need_object=op == "get")
     path = _big.source(size) if op == "put" else os.path.join(_big.tmpdir(), f"out-{side}.bin")
     limit = LIMITS[size]
     args = ["--client", "ours" if side == "ours" else "nats-py", "--op", op, "--url", ctx.url, "--bucket", bucket,
