@@ -41,8 +41,10 @@ interop: $(VENV)/.installed-test
 run: $(VENV)/.installed-server
 	$(VPY) -m objstore.cli.demo
 
+# BENCH_ARGS is passed on (e.g. BENCH_ARGS=--quick); BENCH_SKIP=scale leaves out the long rows of
+# bench/scale*.py (1 GiB streams, 100,000 objects, the R3 cluster); BENCH_4GIB=1 adds the 4 GiB rows.
 bench: $(VENV)/.installed-bench
-	$(VPY) -m bench
+	$(VPY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis interop/build interop/node/node_modules

@@ -1,7 +1,13 @@
-"""``python -m bench [--quick] [--only NAME ...] [--json PATH] [--list] [--strict]``.
+"""``python -m bench [--quick] [--only NAME ...] [--skip NAME ...] [--json PATH] [--list] [--strict]``.
 
 Runs the registered suites (ours vs nats-py), prints one table, and writes the results as JSON to
 ``bench/results/<timestamp>.json`` (gitignored) and to ``--json PATH`` if given.
+
+Which rows run: ``--only`` patterns choose rows by name (a named row always runs). Without it,
+every row runs except the ``scale`` group under ``--quick`` and rows whose ``opt_in`` environment
+variable is not ``1`` (the 4 GiB rows: ``BENCH_4GIB=1``). ``--skip`` (default: the ``BENCH_SKIP``
+environment variable, space- or comma-separated) drops rows whose name or group matches:
+``--skip scale`` is the quick way past the long rows of ``bench/scale.py``.
 
 Exit status: 0 normally; 1 if a suite errored, or with ``--strict`` if a target was missed.
 """
@@ -13,6 +19,7 @@ import asyncio
 import fnmatch
 import importlib
 import importlib.util
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,7 +28,7 @@ from pathlib import Path
 from . import common
 
 # Modules that register suites; later issues add theirs here. Missing ones are skipped.
-SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.ranged", "bench.resume", "bench.parallel", "bench.big_puts"]
+SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.ranged", "bench.resume", "bench.parallel", "bench.big_puts", "bench.scale", "bench.scale_cluster"]
 
 
 def load_suites() -> list[common.Suite]:
@@ -31,18 +38,28 @@ def load_suites() -> list[common.Suite]:
     return list(common.SUITES)
 
 
-def select(suites: list[common.Suite], patterns: list[str]) -> list[common.Suite]:
-    """Keep suites whose name matches any pattern: exact, glob, or case-insensitive substring."""
-    if not patterns:
-        return suites
-    chosen = []
-    for s in suites:
-        low = s.name.lower()
-        for p in patterns:
-            pl = p.lower()
-            if low == pl or fnmatch.fnmatch(low, pl) or pl in low:
-                chosen.append(s)
-                break
+def _matches(text: str, patterns: list[str]) -> bool:
+    low = text.lower()
+    for p in patterns:
+        pl = p.lower()
+        if low == pl or fnmatch.fnmatch(low, pl) or pl in low:
+            return True
+    return False
+
+
+def select(suites: list[common.Suite], patterns: list[str], skip: list[str] = (), quick: bool = False) -> list[common.Suite]:  # type: ignore[assignment]
+    """Keep suites whose name matches any pattern (exact, glob, or case-insensitive substring);
+    with no pattern, the default set (see the module docstring); then drop ``skip`` matches
+    (by name or group)."""
+    if patterns:
+        chosen = [s for s in suites if _matches(s.name, patterns)]
+    else:
+        chosen = [
+            s for s in suites
+            if not (quick and s.group == "scale") and not (s.opt_in and os.environ.get(s.opt_in) != "1")
+        ]  # fmt: skip
+    if skip:
+        chosen = [s for s in chosen if not _matches(s.name, skip) and not (s.group and _matches(s.group, skip))]
     return chosen
 
 
@@ -50,6 +67,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description="ours (protocol) vs nats-py benchmarks")
     ap.add_argument("--quick", action="store_true", help="fewer messages, one run per side (well under a minute)")
     ap.add_argument("--only", nargs="+", metavar="NAME", default=[], help="run suites whose name matches (substring or glob)")
+    ap.add_argument(
+        "--skip",
+        nargs="+",
+        metavar="NAME",
+        default=os.environ.get("BENCH_SKIP", "").replace(",", " ").split(),
+        help="drop suites whose name or group matches (default: $BENCH_SKIP); --skip scale: no long rows",
+    )
     ap.add_argument("--json", metavar="PATH", type=Path, help="also write the JSON results here")
     ap.add_argument("--list", action="store_true", help="list the suites and exit")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -72,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for s in suites:
             target = f">={s.target:g}x" if s.target else "report only"
-            print(f"{s.name:32} {s.unit:8} {target}")
+            extra = f"  [{s.group}{', needs ' + s.opt_in + '=1' if s.opt_in else ''}]" if s.group or s.opt_in else ""
+            print(f"{s.name:32} {s.unit:8} {target}{extra}")
         return 0
-    suites = select(suites, args.only)
+    suites = select(suites, args.only, args.skip, args.quick)
     if args.quick:
         suites = [s for s in suites if not s.skip_quick]  # the 512 MiB rows
     if not suites:
-        print(f"no suite matches {args.only!r}; use --list", file=sys.stderr)
+        print(f"no suite matches {args.only!r} (skipping {args.skip!r}); use --list", file=sys.stderr)
         return 2
     ctx = common.Context(quick=args.quick)
     env = common.environment()  # before the run: loadavg_start is the load we started under

@@ -103,6 +103,14 @@ class Suite:
     # computed against the nats-py result of the suite named here, when it ran too.
     compare_to: Optional[str] = None
     skip_quick: bool = False  # a big row that ``--quick`` leaves out
+    # Long rows (bench/scale.py): their own bound on one run (else the context's), and at most
+    # this many runs per side (else FULL_RUNS).
+    run_timeout: Optional[float] = None
+    runs: Optional[int] = None
+    # "scale": skipped by --quick and --skip scale unless --only names the row. opt_in: the name
+    # of an environment variable that must be "1" for the row to run without --only naming it.
+    group: str = ""
+    opt_in: str = ""
 
 
 SUITES: list[Suite] = []
@@ -308,11 +316,12 @@ async def _run_side(
 ) -> Optional[Sample]:
     """One bounded run of one side; records the sample (or the error) into ``res``."""
     gc.collect()
+    bound = suite.run_timeout or ctx.run_timeout
     base = rss_reset()
     try:
-        sample = await asyncio.wait_for(fn(ctx, n), ctx.run_timeout)
+        sample = await asyncio.wait_for(fn(ctx, n), bound)
     except (asyncio.TimeoutError, RunTimeout) as err:
-        res.error = f"timeout after {ctx.run_timeout:.0f}s (n={n})" if isinstance(err, asyncio.TimeoutError) else str(err)
+        res.error = f"timeout after {bound:.0f}s (n={n})" if isinstance(err, asyncio.TimeoutError) else str(err)
         return None
     except Exception as err:  # a failing side is reported, the other suites still run
         res.error = f"{type(err).__name__}: {err}"
@@ -337,7 +346,7 @@ def _rescale(n: int, seconds: float, max_n: int) -> int:
 
 
 async def run_suite(ctx: Context, suite: Suite, log: Callable[[str], None]) -> SuiteResult:
-    runs = 1 if ctx.quick else FULL_RUNS
+    runs = 1 if ctx.quick else min(FULL_RUNS, suite.runs or FULL_RUNS)
     sides: list[tuple[str, Callable, SideResult]] = [("ours", suite.ours, SideResult())]
     if suite.theirs is not None:
         sides.append(("nats-py", suite.theirs, SideResult()))

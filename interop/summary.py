@@ -1,6 +1,7 @@
 """Print the interop matrix from the junit XML of ``make interop``: counts per peer (passed,
 expected failures with their reasons, failures, skips) and what each peer did where clients
-may differ (the ``peer_reader`` / ``peer_note`` / ``our_reader`` junit properties the matrix records).
+may differ (the ``peer_reader`` / ``peer_note`` / ``our_reader`` junit properties the matrix records),
+and who reads ranges (the ``ranged`` property, printed once per distinct text).
 
     python interop/summary.py interop/build/matrix.xml
 """
@@ -37,6 +38,7 @@ def main(path: str) -> int:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     notes: dict[str, list[str]] = defaultdict(list)
     readers: list[str] = []
+    ranged: dict[str, None] = {}  # distinct texts, in order
     for case in root.iter("testcase"):
         name = case.get("name", "")
         peer = peer_of(name)
@@ -48,6 +50,8 @@ def main(path: str) -> int:
             value = (prop.get("value") or "").replace("\n", " ")
             if prop.get("name") in ("peer_reader", "peer_note"):
                 readers.append(f"  {value}")
+            elif prop.get("name") == "ranged":
+                ranged.setdefault(f"  {value}")
             elif prop.get("name") == "our_reader":
                 readers.append(f"  ours, on the {peer} peer's object: {value}")
     print("interop matrix (tests/test_interop_peers*.py)")
@@ -61,6 +65,9 @@ def main(path: str) -> int:
     if readers:
         print("what each peer did (damaged objects, deleted objects, empty lists):")
         print("\n".join(readers))
+    if ranged:
+        print("ranged and seekable reads (tests/test_interop_peers_ranged.py):")
+        print("\n".join(ranged))
     failed = sum(c["failed"] for c in counts.values())
     return 1 if failed else 0
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+from collections import abc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
@@ -84,7 +86,7 @@ def _opt_count(data: Mapping[str, Any], key: str) -> Optional[int]:
 def _str_map(value: Any, what: str) -> Optional[dict[str, str]]:
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not _is_map(value):
         raise BadObjectMetaError(f"object {what} must be a JSON object, not {type_name(value)}")
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, str):
@@ -92,11 +94,20 @@ def _str_map(value: Any, what: str) -> Optional[dict[str, str]]:
     return dict(value) or None
 
 
+def _is_map(value: Any) -> bool:
+    # A JSON object is a dict: skip the (slow) ABC check for it; list() parses one meta per object.
+    return type(value) is dict or isinstance(value, abc.Mapping)
+
+
+# Printable ASCII (33..126) but '.', '*' and '>'.
+_TOKEN_RE = re.compile(r"[!-)+-\-/-=?-~]*")
+
+
 def _valid_token(nuid: str) -> bool:
     # The nuid becomes one subject token ($O.<bucket>.C.<nuid>); a '.', '*' or '>' in it would
     # make get read, and delete/put purge, other objects' chunks (wire.md 3.1: tokens are
     # printable, no whitespace, no wildcards).
-    return all(32 < ord(c) < 127 and c not in ".*>" for c in nuid)
+    return _TOKEN_RE.fullmatch(nuid) is not None
 
 
 def headers_from_json(value: Any) -> Optional[Headers]:
@@ -105,7 +116,7 @@ def headers_from_json(value: Any) -> Optional[Headers]:
     not held to :func:`validate_headers` here: what another client stored is read as it is."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
+    if not _is_map(value):
         raise BadObjectMetaError(f"object headers must be a JSON object, not {type_name(value)}")
     if not value:
         return None
@@ -145,7 +156,7 @@ class ObjectLink:
     def from_json(cls, data: Any) -> "ObjectLink":
         """Raises :class:`BadObjectMetaError` unless ``bucket`` is a valid bucket name and
         ``name`` a string (or absent: a bucket link)."""
-        if not isinstance(data, Mapping):
+        if not _is_map(data):
             raise BadObjectMetaError(f"object link must be a JSON object, not {type_name(data)}")
         bucket = data.get("bucket")
         if not isinstance(bucket, str) or not VALID_BUCKET_RE.fullmatch(bucket):
@@ -177,7 +188,7 @@ class ObjectMetaOptions:
         a link of any other shape, or a non-integer ``max_chunk_size``, is an error."""
         if data is None:
             return None
-        if not isinstance(data, Mapping):
+        if not _is_map(data):
             raise BadObjectMetaError(f"object options must be a JSON object, not {type_name(data)}")
         if not data:
             return None
@@ -303,7 +314,7 @@ class ObjectInfo:
         (wire.md trap 25): missing optional fields, ``null`` for any of them, and any ``mtime``
         (``""``, Go's zero time, a number: it becomes ``None``; the message timestamp is used).
         """
-        if not isinstance(data, Mapping):
+        if not _is_map(data):
             raise BadObjectMetaError(f"object meta is not a JSON object but {type_name(data)}")
         try:
             name = data.get("name")
@@ -318,7 +329,6 @@ class ObjectInfo:
             deleted = data.get("deleted")
             if deleted is not None and not isinstance(deleted, bool):
                 raise BadObjectMetaError(f"object meta field 'deleted' must be a boolean, not {deleted!r:.40}")
-            known = {"name", "description", "headers", "metadata", "options", "bucket", "nuid", "size", "mtime", "chunks", "digest", "deleted"}
             return cls(
                 name=name,
                 bucket=_opt_str(data, "bucket") or "",
@@ -332,12 +342,16 @@ class ObjectInfo:
                 headers=headers_from_json(data.get("headers")),
                 options=ObjectMetaOptions.from_json(data.get("options")),
                 metadata=_str_map(data.get("metadata"), "metadata"),
-                _extra={k: v for k, v in data.items() if k not in known and k != "revision"},
+                _extra={k: v for k, v in data.items() if k not in _KNOWN},
             )
         except BadObjectMetaError:
             raise
         except (TypeError, ValueError, OverflowError, RecursionError) as err:  # defensive
             raise BadObjectMetaError(f"invalid object meta: {err}") from err
+
+
+_KNOWN = frozenset(("name", "description", "headers", "metadata", "options", "bucket", "nuid", "size", "mtime",
+                    "chunks", "digest", "deleted", "revision"))  # fields from_json reads (or drops: revision)
 
 
 def _tolerant_time(raw: Any) -> Optional[datetime]:

@@ -236,6 +236,23 @@ class ObjectWatcher:
                 return
             yield info
 
+    async def _drain_initial(self) -> AsyncIterator[ObjectInfo]:
+        """``initial()`` without a task per entry, for :func:`scan_latest` only: a cancelled
+        caller may lose the entry being read, which is harmless when the whole scan is dropped.
+        (A task and a wait per entry were half the time of ``list()`` on 100,000 objects.)"""
+        await self._start()
+        if self._next_task is not None:  # a read left by an earlier timeout: take it first
+            info = await self._take(None)
+            if info is None:
+                return
+            yield info
+        read = self._next
+        while not self.init_done or not self._marker_sent:
+            info = await read()
+            if info is None:
+                return
+            yield info
+
     async def updates(self, timeout: Optional[float] = 5.0) -> Optional[ObjectInfo]:
         """The next entry; ``None`` once at the end of the initial entries. Raises NatsTimeoutError."""
         return await self._take(timeout)
@@ -266,7 +283,7 @@ async def scan_latest(bucket: Bucket) -> tuple[list[ObjectInfo], list[MalformedM
     async with ObjectWatcher(bucket) as w:
         w._on_bad = lambda bad: put(bad.subject, bad)
         w._on_gone = lambda subject: latest.pop(subject, None)
-        async for info in w.initial():
+        async for info in w._drain_initial():
             put(bucket.meta_subject(info.name), info)
     infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]
     bad = [e for e in latest.values() if isinstance(e, MalformedMeta)]
