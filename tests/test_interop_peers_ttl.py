@@ -31,7 +31,7 @@ import objstore.ttl
 from objstore import DigestMismatchError, ObjectDeletedError, ObjectNotFoundError, digest_of
 from objstore.subjects import chunk_subject, meta_subject
 from objstore.ttl import ttl_of_headers
-from peer_util import Peer, Result
+from peer_util import Peer, Result, need
 from peer_util import counter, nats_url, peer, peer_get, peer_put  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(60)]
@@ -234,3 +234,26 @@ async def test_peer_delete_of_ttl_object(peer: Peer, ttl_store: objstore.ObjectS
     tomb_ttl = await meta_ttl(js, ttl_store, "o")
     assert [i.name for i in await ttl_store.list()] == []
     record_property("ttl", f"{peer.label}: delete of a TTL object: chunks purged, tombstone Nats-TTL {tomb_ttl} (ours writes none either)")
+
+
+async def test_ttl_bucket_made_by_peer(peer: Peer, js: Any, tmp_path: Path, record_property: Record) -> None:
+    """A bucket the peer creates with allow_msg_ttl: ours puts TTL objects in it, the peer reads."""
+    name = f"ipt{next(counter)}"
+    res = await peer.run(name, "create", "--allow-msg-ttl")
+    record_property("ttl", f"{peer.label}: create an allow_msg_ttl bucket: {'unsupported' if res.rc == 3 else 'ok' if res.ok else said(res)}"
+                    + (" (@nats-io/obj copies options it does not know into the stream config)" if peer.kind == "node" and res.ok else ""))
+    try:
+        need(peer, res, "allow_msg_ttl buckets")
+        assert res.ok, res
+        ours = await js.object_store(name)
+        assert (await ours.status()).allow_msg_ttl is True
+        assert (await peer.ok(name, "status")).doc.get("allow_msg_ttl", True) is True
+        data = os.urandom(2 * CS + 9)
+        info = await ours.put("o", data, ttl=60)
+        assert info.ttl is not None and await meta_ttl(js, ours, "o") == "60s"
+        assert await peer_get(peer, name, "o", tmp_path) == data
+    finally:
+        try:
+            await js.delete_object_store(name)
+        except objstore.BucketNotFoundError:
+            pass

@@ -120,6 +120,7 @@ func main() {
 	ttl := fs.Float64("ttl", 0, "create: bucket max age in seconds; put: per-object TTL")
 	compression := fs.Bool("compression", false, "create: S2 compression")
 	fastIngest := fs.Bool("fast-ingest", false, "create: allow batched (ADR-50) publishes")
+	allowMsgTTL := fs.Bool("allow-msg-ttl", false, "create: allow per-message TTL (ADR-43)")
 	// Flags may come before or after the positional arguments.
 	var args []string
 	for rest := os.Args[4:]; ; {
@@ -157,6 +158,9 @@ func main() {
 		}
 		if *fastIngest {
 			unsupported("fast ingest (ADR-50 batched publish)")
+		}
+		if *allowMsgTTL {
+			unsupported("allow_msg_ttl buckets (ObjectStoreConfig has no AllowMsgTTL field)")
 		}
 		if len(metas) > 0 {
 			unsupported("bucket metadata")

@@ -62,6 +62,7 @@ const { values: o, positionals: args } = parseArgs({
     ttl: { type: "string" },
     compression: { type: "boolean", default: false },
     "fast-ingest": { type: "boolean", default: false },
+    "allow-msg-ttl": { type: "boolean", default: false },
   },
 });
 const need = (n) => args.length >= n || usage(`${verb} needs ${n} argument(s)`);
@@ -134,6 +135,8 @@ async function run(nc) {
     if (o.ttl) opts.ttl = Math.round(Number(o.ttl) * 1e9);
     if (o.compression) opts.compression = true;
     if (o["fast-ingest"]) opts.allowBatched = true; // @nats-io/obj's internal opt-in (ADR-50)
+    // Not in ObjectStoreOptions: create() copies unknown options into the stream config as they are.
+    if (o["allow-msg-ttl"]) opts.allow_msg_ttl = true;
     await objm.create(bucket, opts);
     return { ok: true, bucket };
   }
@@ -144,7 +147,8 @@ async function run(nc) {
     case "status": {
       const st = await os.status();
       return { ok: true, bucket: st.bucket, description: st.description, ttl: st.ttl / 1e9, sealed: st.sealed,
-        size: st.size, replicas: st.replicas, compression: st.compression, metadata: st.metadata ?? null };
+        size: st.size, replicas: st.replicas, compression: st.compression, metadata: st.metadata ?? null,
+        allow_msg_ttl: st.streamInfo?.config?.allow_msg_ttl === true };
     }
     case "put": {
       need(1);
