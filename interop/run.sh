@@ -63,7 +63,8 @@ say "peers ready in $((built - started)) s"
 
 # --- the matrix: both modules share one server (the session fixture interop_server) ---
 "$PYTHON" -m pytest -q -m interop -p no:cacheprovider -o junit_family=legacy --junitxml="$BUILD/matrix.xml" \
-    tests/test_interop_peers.py tests/test_interop_peers_store.py tests/test_interop_peers_ranged.py ${PYTEST_ARGS:-}
+    tests/test_interop_peers.py tests/test_interop_peers_store.py tests/test_interop_peers_ranged.py \
+    tests/test_interop_peers_ttl.py ${PYTEST_ARGS:-}
 status=$?
 "$PYTHON" interop/summary.py "$BUILD/matrix.xml" || status=1
 say "done in $(( $(date +%s) - started )) s (peers $((built - started)) s, matrix $(( $(date +%s) - built )) s)"

@@ -1,7 +1,8 @@
 """Print the interop matrix from the junit XML of ``make interop``: counts per peer (passed,
 expected failures with their reasons, failures, skips) and what each peer did where clients
 may differ (the ``peer_reader`` / ``peer_note`` / ``our_reader`` junit properties the matrix records),
-and who reads ranges (the ``ranged`` property, printed once per distinct text).
+who reads ranges (the ``ranged`` property) and what each peer does with per-object TTL objects
+(the ``ttl`` property), each printed once per distinct text.
 
     python interop/summary.py interop/build/matrix.xml
 """
@@ -39,6 +40,7 @@ def main(path: str) -> int:
     notes: dict[str, list[str]] = defaultdict(list)
     readers: list[str] = []
     ranged: dict[str, None] = {}  # distinct texts, in order
+    ttl: dict[str, None] = {}
     for case in root.iter("testcase"):
         name = case.get("name", "")
         peer = peer_of(name)
@@ -52,6 +54,8 @@ def main(path: str) -> int:
                 readers.append(f"  {value}")
             elif prop.get("name") == "ranged":
                 ranged.setdefault(f"  {value}")
+            elif prop.get("name") == "ttl":
+                ttl.setdefault(f"  {value}")
             elif prop.get("name") == "our_reader":
                 readers.append(f"  ours, on the {peer} peer's object: {value}")
     print("interop matrix (tests/test_interop_peers*.py)")
@@ -68,6 +72,9 @@ def main(path: str) -> int:
     if ranged:
         print("ranged and seekable reads (tests/test_interop_peers_ranged.py):")
         print("\n".join(ranged))
+    if ttl:
+        print("per-object TTL objects (tests/test_interop_peers_ttl.py):")
+        print("\n".join(ttl))
     failed = sum(c["failed"] for c in counts.values())
     return 1 if failed else 0
 

@@ -200,13 +200,14 @@ async def test_peer_update_meta_and_rename_of_ttl_object(
                 raise AssertionError("verified stream yielded bytes of an object without chunks")
     assert sorted(i.name for i in await ttl_store.list()) == ["renamed", "upd"]
     report = await ttl_store.check(older_than=0)
+    assert sorted(m.name for m in report.missing_chunks) == ["renamed", "upd"], report.to_json()
     res = await peer.run(ttl_store.bucket, "get", "upd", "--out", tmp_path / "o", "--timeout", 4)
     assert not res.ok, f"{peer.label} returned an object without chunks as good: {res!r}"
     delivered = res.doc.get("bytes_delivered", res.doc.get("bytes"))
     listed = await peer.run(ttl_store.bucket, "list")
     record_property("ttl", f"{peer.label}: after its update_meta/rename dropped the TTL, the chunks expired under a live meta: "
                     f"ours get_info shows it (ttl None), get raises {type(ei.value).__name__} ({ei.value}), list shows it, "
-                    f"check() healthy={report.healthy}; the peer's get: {said(res)} after {delivered} bytes, "
+                    f"check(): {len(report.missing_chunks)} object(s) with missing chunks; the peer's get: {said(res)} after {delivered} bytes, "
                     f"its list: {len(listed.doc.get('objects', []))} object(s)")
     pytest.xfail(f"{peer.label}'s update_meta rewrites the meta without the object's Nats-TTL: the meta outlives "
                  f"its chunks (a listed object no reader can read; ours raises ChunkMissingError)")
