@@ -137,7 +137,8 @@ async def test_our_ttl_objects_expire_for_peer(
 async def test_peer_list_of_expired_bucket(peer: Peer, ttl_store: objstore.ObjectStore, record_property: Record) -> None:
     """Every object expired: what the peer's list says (an empty list or an error)."""
     await ttl_store.put("brief", b"x", ttl=1)
-    assert [o["name"] for o in (await peer.ok(ttl_store.bucket, "list")).doc["objects"]] in (["brief"], [])
+    first = await peer.run(ttl_store.bucket, "list")  # already expired on a slow machine: [] or no_objects
+    assert (first.ok and [o["name"] for o in first.doc["objects"]] in (["brief"], [])) or first.kind == "no_objects", first
     last: list[Result] = []
 
     async def emptied() -> bool:
@@ -171,15 +172,18 @@ async def test_peer_update_meta_and_rename_of_ttl_object(
 ) -> None:
     """The peer rewrites the meta (update_meta; rename): does it keep the Nats-TTL? If not, the
     meta outlives the chunks: what every reader then does is recorded, and it is an xfail."""
+    TTL = 6  # long enough for the peer's rewrites to come first on a busy machine
     monkeypatch.setattr(objstore.ttl, "GRACE_BASE", 1)  # chunks: ttl + 1 s + 1 s per 2 MiB
     data = os.urandom(2 * CS + 3)
-    infos = {n: await ttl_store.put(n, data, ttl=4) for n in ("upd", "ren")}
-    await peer.ok(ttl_store.bucket, "update-meta", "upd", "--description", "by peer")
-    await peer.ok(ttl_store.bucket, "update-meta", "ren", "--name", "renamed")
+    infos = {n: await ttl_store.put(n, data, ttl=TTL) for n in ("upd", "ren")}
+    await asyncio.gather(  # both well before the TTL runs out
+        peer.ok(ttl_store.bucket, "update-meta", "upd", "--description", "by peer"),
+        peer.ok(ttl_store.bucket, "update-meta", "ren", "--name", "renamed"),
+    )
     kept = {n: await meta_ttl(js, ttl_store, n) for n in ("upd", "renamed")}
     si = await js.stream_info(ttl_store.stream_name, subjects_filter=meta_subject(ttl_store.bucket, "upd"))
     metas_kept = sum((si.state.subjects or {}).values())
-    record_property("ttl", f"{peer.label}: update_meta of a TTL object: the new meta's Nats-TTL is {kept['upd']} (ours stored 4s); "
+    record_property("ttl", f"{peer.label}: update_meta of a TTL object: the new meta's Nats-TTL is {kept['upd']} (ours stored {TTL}s); "
                     f"rename: {kept['renamed']}; meta messages on the subject after update_meta: {metas_kept}")
     if "none" not in kept.values():
         await until(lambda: _all_not_found(ttl_store, ("upd", "renamed")))  # kept: the object expires whole
