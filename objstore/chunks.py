@@ -212,10 +212,10 @@ class ChunkVerifier:
     def finish(self) -> None:
         """Check what was taken against what was expected; sets ``verified``."""
         if (self.chunks is not None and self.count != self.chunks) or (self.size is not None and self.bytes != self.size):
-            cls = ChunkMissingError if self.chunks is not None and self.count < self.chunks else DigestMismatchError
-            raise cls(
+            missing = self.chunks is not None and self.count < self.chunks
+            raise (ChunkMissingError if missing else DigestMismatchError)(
                 f"object {self.name!r}: read {self.bytes} bytes in {self.count} chunks, "
-                f"expected {self.size} bytes in {self.chunks} chunks"
+                f"expected {self.size} bytes in {self.chunks} chunks" + (" (chunks expired or purged)" if missing else "")
             )
         if self.digest and self._hasher is not None and self._hasher.digest() != decode_digest(self.digest):
             raise DigestMismatchError(f"object {self.name!r}: received data does not match its SHA-256 digest")
