@@ -188,7 +188,7 @@ class Syncer:
                 if not reader.verified:
                     raise DigestMismatchError(f"object {info.name!r}: the transfer ended before it could be verified")
                 f.flush()
-                os.fsync(f.fileno())
+                await asyncio.to_thread(os.fsync, f.fileno())  # fsyncs of parallel downloads overlap
             os.chmod(tmp, (mode & 0o777) if mode is not None else file_mode(path))
             if mtime_ns is not None:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
