@@ -9,6 +9,7 @@ Every CLI run gets its own ``XDG_CACHE_HOME`` (the digest cache) under the test'
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ from typing import Any, Optional
 
 import pytest
 
+import objstore
 from objstore import digest_of
 from objstore.cli.digest_cache import RACY_NS, DigestCache
 from objstore.cli.local_tree import SYNC_TEMP_SUFFIX
@@ -126,8 +128,9 @@ def run(*args: str, url: str, cache: Path, timeout: float = 120) -> subprocess.C
 
 def sync(*args: str, url: str, cache: Path, code: int = 0) -> dict[str, Any]:
     res = run("sync", "--json", *args, url=url, cache=cache)
-    assert res.returncode == code, (args, res.returncode, res.stderr.decode())
-    return json.loads(res.stdout)
+    doc = json.loads(res.stdout) if res.stdout.startswith(b"{") else {}
+    assert res.returncode == code, (args, res.returncode, res.stderr.decode(), doc.get("failed"))
+    return doc
 
 
 def make_tree(root: Path, files: int = 1000, large: int = 20 * MiB) -> int:
@@ -226,3 +229,149 @@ def test_sync_a_tree_up_and_down_then_again_changes_and_deletes(nats_url: str, t
     assert out.returncode == 0
     line = out.stdout.decode().strip().splitlines()[-1]
     assert line.startswith(f"uploaded 0 (0 B), skipped {count:,}, deleted 0, ") and line.endswith(" s"), line
+
+
+# Filters, dry run, symlinks, names that cannot be files, usage errors -------------------------------
+
+def test_sync_filters_dry_run_and_symlinks(nats_url: str, tmp_path: Path) -> None:
+    src, cache = tmp_path / "src", tmp_path / "cache"
+    up = {"url": nats_url, "cache": cache}
+    (src / "logs").mkdir(parents=True)
+    for rel in ("a.txt", "debug.log", "keep.log", "logs/x.txt"):
+        (src / rel).write_bytes(rel.encode())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"not for the bucket")
+    os.symlink(outside / "secret.txt", src / "link.txt")
+    os.symlink(outside, src / "linkdir")
+    assert run("add", "b", **up).returncode == 0
+    flt = ("--exclude", "*.log", "--include", "keep.log", "--exclude", "logs/*")
+
+    dry = sync(str(src), "b", "--dry-run", *flt, **up)
+    assert dry["dry_run"] and [a["name"] for a in dry["actions"]] == ["a.txt", "keep.log"] and dry["excluded"] == 2
+    assert {n["name"] for n in dry["not_synced"]} == {"link.txt", "linkdir"}
+    human = run("sync", str(src), "b", "--dry-run", *flt, **up)
+    assert "would upload a.txt (5 B)" in human.stdout.decode() and "dry run: would upload 2" in human.stdout.decode()
+    assert "symlink" in human.stderr.decode() and "--follow" in human.stderr.decode()
+    assert json.loads(run("ls", "b", "--json", **up).stdout) == []  # nothing done
+
+    res = sync(str(src), "b", *flt, **up)
+    assert res["uploaded"] == 2
+    res = sync(str(src), "b", "--follow", **up)  # no filters now: the rest, symlinks followed
+    assert res["uploaded"] == 4 and res["not_synced"] == []
+    names = {o["name"] for o in json.loads(run("ls", "b", "--json", **up).stdout)}
+    assert names == {"a.txt", "debug.log", "keep.log", "logs/x.txt", "link.txt", "linkdir/secret.txt"}
+    # --delete with filters: excluded names are not deleted.
+    (src / "a.txt").unlink()
+    (src / "debug.log").unlink()
+    res = sync(str(src), "b", "--delete", "--exclude", "*.log", **up)
+    assert res["deleted"] == 3 and res["excluded"] == 2  # a.txt and the two symlinked names; debug.log kept
+
+
+def test_sync_download_never_writes_outside_dir(nats_url: str, tmp_path: Path) -> None:
+    dst, cache, outside = tmp_path / "dst", tmp_path / "cache", tmp_path / "outside"
+    up = {"url": nats_url, "cache": cache}
+    assert run("add", "b", **up).returncode == 0
+    hostile = ["p/../escape.txt", "p/a/../../../x.txt", "p//double.txt", "p/./dot.txt", "p/a/..", "p/full/", "p/ok/fine.txt",
+               "p/out/planted.txt"]
+    for name in hostile:
+        res = subprocess.run(cli_cmd(("put", "b", "-", "--name", name, "-q"), nats_url), input=b"data " + name.encode(),
+                             capture_output=True, env=cli_env(None), timeout=60)
+        assert res.returncode == 0, res.stderr
+    outside.mkdir()
+    dst.mkdir()
+    os.symlink(outside, dst / "out")  # a symlink inside DIR pointing outside it
+    res = sync("b/p", str(dst), **up)
+    assert res["downloaded"] == 1 and res["failed"] == []
+    reasons = {n["name"]: n["reason"] for n in res["not_synced"]}
+    assert "symlink" in reasons.pop("out")  # the local walk's note
+    assert set(reasons) == set(hostile) - {"p/ok/fine.txt"}, reasons
+    assert "'..'" in reasons["p/../escape.txt"] and "absolute" in reasons["p//double.txt"]
+    assert "symlink" in reasons["p/out/planted.txt"] and "folder" in reasons["p/full/"]
+    assert os.listdir(outside) == [] and not (tmp_path / "escape.txt").exists() and not (tmp_path / "x.txt").exists()
+    assert sorted(os.listdir(dst)) == ["ok", "out"] and (dst / "ok" / "fine.txt").read_bytes() == b"data p/ok/fine.txt"
+    human = run("sync", "b/p", str(dst), **up)
+    assert human.returncode == 0 and "cannot be a file here" in human.stderr.decode()
+
+
+def test_sync_usage_errors(nats_url: str, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    for args in ((str(tmp_path / "one"), str(tmp_path / "two")), ("no such bucket!", str(tmp_path / "two")),
+                 (str(tmp_path / "one"), "b/../up"), ("--concurrency", "0", str(tmp_path / "one"), "b")):
+        res = run("sync", *args, url=nats_url, cache=cache)
+        assert res.returncode == 2, (args, res.stderr)
+    res = run("sync", str(tmp_path / "one"), "nobucket", url=nats_url, cache=cache)
+    assert res.returncode == 1 and "nobucket" in res.stderr.decode()
+
+
+# Interrupted syncs --------------------------------------------------------------------------------
+
+def _kill_when(proc: subprocess.Popen, ready: Any, sig: int, timeout: float = 60) -> None:
+    """Stop ``proc`` (SIGSTOP) once ``ready()``, check it is still mid-way, then send ``sig``."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, ("finished before it could be interrupted", proc.stderr.read() if proc.stderr else b"")
+        assert time.monotonic() < deadline, "never got going"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(sig)
+    proc.send_signal(signal.SIGCONT)
+
+
+def _popen(args: tuple[str, ...], url: str, cache: Path) -> subprocess.Popen:
+    return subprocess.Popen(cli_cmd(args, url), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=cli_env(None, XDG_CACHE_HOME=str(cache)))
+
+
+def _object_count(url: str) -> int:
+    async def count() -> int:
+        async with await objstore.connect(url) as nc:
+            return len(await (await nc.jetstream().object_store("b")).list())
+    return asyncio.run(count())
+
+
+FILES = 500
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_interrupted_sync_then_a_rerun_completes(nats_url: str, tmp_path: Path, sig: int) -> None:
+    src, dst, cache = tmp_path / "src", tmp_path / "dst", tmp_path / "cache"
+    up = {"url": nats_url, "cache": cache}
+    src.mkdir()
+    for i in range(FILES):
+        (src / f"dir{i % 7}").mkdir(exist_ok=True)
+        (src / f"dir{i % 7}" / f"file{i}.bin").write_bytes(os.urandom(64 * 1024 + i))
+    assert run("add", "b", **up).returncode == 0
+
+    proc = _popen(("sync", str(src), "b", "--concurrency", "1", "-q"), nats_url, cache)
+    _kill_when(proc, lambda: _object_count(nats_url) >= 3, sig)
+    code = proc.wait(timeout=60)
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130), (code, proc.stderr.read())
+    before = _object_count(nats_url)
+    assert 3 <= before < FILES
+    res = sync(str(src), "b", **up)
+    assert res["uploaded"] + res["skipped"] == FILES and res["uploaded"] >= FILES - before and res["failed"] == []
+    assert sync(str(src), "b", **up)["uploaded"] == 0
+
+    def some_files() -> bool:
+        return dst.exists() and sum(len(fs) for _, _, fs in os.walk(dst)) >= 5
+
+    proc = _popen(("sync", "b", str(dst), "--concurrency", "1", "-q"), nats_url, cache)
+    _kill_when(proc, some_files, sig)
+    code = proc.wait(timeout=60)
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130), (code, proc.stderr.read())
+    if sig == signal.SIGINT:
+        no_temp_files(dst)  # Ctrl-C: nothing half-written
+    for d, _, fs in os.walk(dst):  # every file in place is whole (temp files aside)
+        for f in fs:
+            if not f.endswith(SYNC_TEMP_SUFFIX):
+                rel = os.path.relpath(os.path.join(d, f), dst)
+                assert (dst / rel).read_bytes() == (src / rel).read_bytes()
+    res = sync("b", str(dst), **up)
+    assert res["downloaded"] + res["skipped"] == FILES and res["failed"] == []
+    no_temp_files(dst)  # a killed sync's temp files are removed by the next one
+    assert snapshot(dst) == snapshot(src)

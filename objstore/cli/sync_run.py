@@ -41,6 +41,7 @@ class Stats:
     hashed: int = 0
     hashed_bytes: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    not_synced: list[tuple[str, str]] = field(default_factory=list)  # unsafe targets: reported, skipped
     changed_while_read: list[str] = field(default_factory=list)
 
 
@@ -73,7 +74,9 @@ class Syncer:
                 try:
                     await fn(item)
                     self._in_a_row = 0
-                except (NatsError, OSError, CliError, UnsafeTarget) as e:
+                except UnsafeTarget as e:
+                    self.stats.not_synced.append((what(item), str(e)))
+                except (NatsError, OSError, CliError) as e:
                     self.stats.failed.append((what(item), describe_error(e)))
                     self._in_a_row += 1
                     if self._in_a_row >= MAX_FAILURES_IN_A_ROW:
@@ -83,6 +86,9 @@ class Syncer:
         async with asyncio.TaskGroup() as tg:
             for _ in range(self.concurrency):
                 tg.create_task(worker())
+        # A worker that raised CancelledError (check_interrupted) ends "cancelled", which a
+        # TaskGroup does not pass on: the signal is looked at again here.
+        self.ctx.check_interrupted()
 
     # Local digests -----------------------------------------------------------------------------
     async def fill_digests(self, names: list[str], local: dict[str, Entry], paths: dict[str, str]) -> None:
@@ -166,7 +172,7 @@ class Syncer:
 
     # Download --------------------------------------------------------------------------------------
     async def download_all(self, entries: list[Entry], infos: dict[str, ObjectInfo]) -> None:
-        await self._pool(entries, lambda e: self._download(e, infos[e.name]), lambda e: e.name)
+        await self._pool(entries, lambda e: self._download(e, infos[e.name]), lambda e: infos[e.name].name)
 
     async def _download(self, entry: Entry, info: ObjectInfo) -> None:
         path = target_path(self.root, entry.name)
@@ -226,5 +232,7 @@ class Syncer:
                     os.unlink(path)
                 self.cache.forget(e.name)
                 self.stats.deleted += 1
-            except (OSError, UnsafeTarget) as err:
-                self.stats.failed.append((e.name, describe_error(err) if isinstance(err, OSError) else str(err)))
+            except UnsafeTarget as err:
+                self.stats.not_synced.append((e.name, str(err)))
+            except OSError as err:
+                self.stats.failed.append((e.name, describe_error(err)))

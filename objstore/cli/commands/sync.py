@@ -81,7 +81,7 @@ def _split_bucket(arg: str) -> tuple[str, str]:
                          f"letters, digits, '-' and '_')")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
-    if prefix.startswith("/") or unsafe_reason(prefix) is not None:
+    if prefix and unsafe_reason(prefix) is not None:
         raise UsageError(f"prefix {prefix!r} cannot be a folder name")
     return bucket, prefix
 
@@ -200,6 +200,7 @@ async def cmd_sync(ctx: Ctx) -> int:
 
 def _report(ctx: Ctx, a: Any, plan: Any, syncer: Syncer, skipped: list[tuple[str, str]], elapsed: float, where: str) -> int:
     st = syncer.stats
+    skipped = skipped + st.not_synced
     upload = a.direction == "upload"
     verb = "uploaded" if upload else "downloaded"
     copied, copied_bytes = (len(plan.copy), plan.copy_bytes) if a.dry_run else (st.copied, st.copied_bytes)
