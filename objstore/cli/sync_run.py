@@ -28,7 +28,7 @@ from .local_tree import SYNC_TEMP_SUFFIX, UnsafeTarget, hash_file, target_path
 from .output import file_mode, fsync_dir
 from .runtime import CliError, Ctx, describe_error
 
-__all__ = ["Stats", "Syncer", "MAX_FAILURES_IN_A_ROW"]
+__all__ = ["Stats", "Syncer", "MAX_FAILURES_IN_A_ROW", "run_bounded"]
 
 MAX_FAILURES_IN_A_ROW = 20  # then the rest is not attempted (a lost server fails everything)
 
@@ -45,10 +45,31 @@ class Stats:
     changed_while_read: list[str] = field(default_factory=list)
 
 
+async def run_bounded(ctx: Ctx, items: Iterable[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]]) -> None:
+    """``await fn(item)`` for every item, ``concurrency`` at a time; the first exception ends
+    the run (the others are cancelled), and so does a signal (:meth:`Ctx.check_interrupted`)."""
+    it = iter(items)
+
+    async def worker() -> None:
+        for item in it:
+            ctx.check_interrupted()
+            await fn(item)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(max(1, concurrency)):
+                tg.create_task(worker())
+    except BaseExceptionGroup as group:  # one error, as the caller would get it from one transfer
+        raise group.exceptions[0] from None
+    # A worker that raised CancelledError (check_interrupted) ends "cancelled", which a
+    # TaskGroup does not pass on: the signal is looked at again here.
+    ctx.check_interrupted()
+
+
 class Syncer:
     """One sync run between local ``root`` and ``store`` under ``prefix`` (``""`` or ``p/``)."""
 
-    def __init__(self, ctx: Ctx, store: Any, root: str, prefix: str, cache: DigestCache,
+    def __init__(self, ctx: Ctx, store: Any, root: str, prefix: str, cache: Optional[DigestCache],
                  concurrency: int, follow: bool = False) -> None:
         self.ctx = ctx
         self.store = store
@@ -66,34 +87,26 @@ class Syncer:
 
     # Running items N at a time ----------------------------------------------------------------
     async def _pool(self, items: Iterable[Any], fn: Callable[[Any], Awaitable[None]], what: Callable[[Any], str]) -> None:
-        it = iter(items)
+        async def one(item: Any) -> None:
+            try:
+                await fn(item)
+                self._in_a_row = 0
+            except UnsafeTarget as e:
+                self.stats.not_synced.append((what(item), str(e)))
+            except (NatsError, OSError, CliError) as e:
+                self.stats.failed.append((what(item), describe_error(e)))
+                self._in_a_row += 1
+                if self._in_a_row >= MAX_FAILURES_IN_A_ROW:
+                    raise CliError(f"{self._in_a_row} transfers failed in a row (last: {what(item)}: "
+                                   f"{describe_error(e)}); stopped") from e
 
-        async def worker() -> None:
-            for item in it:
-                self.ctx.check_interrupted()
-                try:
-                    await fn(item)
-                    self._in_a_row = 0
-                except UnsafeTarget as e:
-                    self.stats.not_synced.append((what(item), str(e)))
-                except (NatsError, OSError, CliError) as e:
-                    self.stats.failed.append((what(item), describe_error(e)))
-                    self._in_a_row += 1
-                    if self._in_a_row >= MAX_FAILURES_IN_A_ROW:
-                        raise CliError(f"{self._in_a_row} transfers failed in a row (last: {what(item)}: "
-                                       f"{describe_error(e)}); stopped") from e
-
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(self.concurrency):
-                tg.create_task(worker())
-        # A worker that raised CancelledError (check_interrupted) ends "cancelled", which a
-        # TaskGroup does not pass on: the signal is looked at again here.
-        self.ctx.check_interrupted()
+        await run_bounded(self.ctx, items, self.concurrency, one)
 
     # Local digests -----------------------------------------------------------------------------
     async def fill_digests(self, names: list[str], local: dict[str, Entry], paths: dict[str, str]) -> None:
         """Give the named local entries their digest: from the cache when size and mtime match,
         else by reading the file (in worker threads)."""
+        assert self.cache is not None, "fill_digests needs the digest cache"
         todo = []
         for name in names:
             e = local[name]
@@ -158,10 +171,12 @@ class Syncer:
             after = os.fstat(f.fileno())
         unchanged = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
         if unchanged and info.size == after.st_size:
-            self.cache.put(entry.name, info.size, after.st_mtime_ns, info.digest)
+            if self.cache is not None:
+                self.cache.put(entry.name, info.size, after.st_mtime_ns, info.digest)
         else:
             self.stats.changed_while_read.append(entry.name)
-            self.cache.forget(entry.name)
+            if self.cache is not None:
+                self.cache.forget(entry.name)
         self._finished(entry.name, info.size)
 
     async def delete_remote(self, entries: list[Entry]) -> None:
@@ -208,8 +223,9 @@ class Syncer:
             except FileNotFoundError:
                 pass
             raise
-        st = os.stat(path)
-        self.cache.put(entry.name, st.st_size, st.st_mtime_ns, info.digest, time.time_ns())
+        if self.cache is not None:
+            st = os.stat(path)
+            self.cache.put(entry.name, st.st_size, st.st_mtime_ns, info.digest, time.time_ns())
         self._finished(entry.name, info.size)
 
     def sync_directories(self) -> None:
@@ -230,7 +246,8 @@ class Syncer:
                         continue  # not empty any more: keep it
                 else:
                     os.unlink(path)
-                self.cache.forget(e.name)
+                if self.cache is not None:
+                    self.cache.forget(e.name)
                 self.stats.deleted += 1
             except UnsafeTarget as err:
                 self.stats.not_synced.append((e.name, str(err)))
