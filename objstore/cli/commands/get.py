@@ -21,6 +21,7 @@ from protocol import NatsError
 
 from ... import DigestMismatchError
 from ...reader import write_all
+from ..bulk import get_many
 from ..format import exact_size, info_to_json, one_line
 from ..output import (
     TEMP_SUFFIX,
@@ -41,7 +42,9 @@ from ..runtime import EXIT_OK, CliError, Ctx, UsageError, describe_error
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the object (with -r: the prefix)")
+    p.add_argument("--prefix", metavar="P", help="get every object under P into -o DIR, mirroring '/' as folders")
+    p.add_argument("-r", "--recursive", action="store_true", help="NAME is a prefix (default: everything): like --prefix")
     p.add_argument("-o", "--output", metavar="FILE", help="target file or directory ('-' = stdout, the default)")
     p.add_argument("-n", "--no-clobber", action="store_true", help="do not replace an existing file (exit 1 instead)")
 
@@ -56,6 +59,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                      "terminal unless '-o -' is given.")
 async def cmd_get(ctx: Ctx) -> int:
     a = ctx.args
+    if a.prefix is not None or a.recursive:
+        return await get_many(ctx)
+    if a.name is None:
+        raise UsageError("name the object to get (or give --prefix P / -r for several)")
     target = plan_output(a.output, a.name, no_clobber=bool(getattr(a, "no_clobber", False)))
     if target.kind == "stdout" and ctx.json:
         raise UsageError("--json needs -o FILE for get (the object's data goes to stdout)")

@@ -15,6 +15,7 @@ import time
 from typing import Any, Optional
 
 from ... import BadObjectMetaError, ObjectNotFoundError
+from ..bulk import put_many
 from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
@@ -34,6 +35,9 @@ def _headers_arg(pairs: Optional[list[tuple[str, str]]]) -> Optional[dict[str, l
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET")
     p.add_argument("file", metavar="FILE|-")
+    p.add_argument("more", metavar="FILE", nargs="*", help="more files (each named by its base name)")
+    p.add_argument("-r", "--recursive", action="store_true", help="put every file under each DIR (names relative to DIR)")
+    p.add_argument("--prefix", metavar="P/", help="put the objects under this prefix (with several files or -r)")
     p.add_argument("-n", "--name", help="object name (default: the file's base name; required for '-')")
     p.add_argument("--description", help="object description")
     p.add_argument("-H", "--header", type=arg_kv(":", "-H"), action="append", metavar="KEY:VALUE",
@@ -51,6 +55,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                      "once every chunk is acknowledged. Reports the bytes the server acknowledged.")
 async def cmd_put(ctx: Ctx) -> int:
     a = ctx.args
+    if a.more or a.recursive or a.prefix:
+        return await put_many(ctx, _headers_arg(a.header))
     if a.file == "-":
         if not a.name:
             raise UsageError("--name is required when reading from stdin ('-')")
