@@ -66,6 +66,14 @@ async def run_bounded(ctx: Ctx, items: Iterable[Any], concurrency: int, fn: Call
     ctx.check_interrupted()
 
 
+def _mtime_ns(info: ObjectInfo) -> Optional[int]:
+    """The mtime a download gives the file: the one a sync recorded, else the object's."""
+    _, mtime_ns = parse_file_metadata(info.metadata)
+    if mtime_ns is None and info.mtime is not None:
+        mtime_ns = int(info.mtime.timestamp()) * 1_000_000_000 + info.mtime.microsecond * 1000
+    return mtime_ns
+
+
 class Syncer:
     """One sync run between local ``root`` and ``store`` under ``prefix`` (``""`` or ``p/``)."""
 
@@ -189,27 +197,30 @@ class Syncer:
     async def download_all(self, entries: list[Entry], infos: dict[str, ObjectInfo]) -> None:
         await self._pool(entries, lambda e: self._download(e, infos[e.name]), lambda e: infos[e.name].name)
 
-    async def _download(self, entry: Entry, info: ObjectInfo) -> None:
+    async def _download(self, entry: Entry, listed: ObjectInfo) -> None:
         path = target_path(self.root, entry.name)
-        mode, mtime_ns = parse_file_metadata(info.metadata)
-        if mtime_ns is None and info.mtime is not None:
-            mtime_ns = int(info.mtime.timestamp()) * 1_000_000_000 + info.mtime.microsecond * 1000
         if entry.is_folder:
+            mtime_ns = _mtime_ns(listed)
             if mtime_ns is not None:
                 os.utime(path, ns=(mtime_ns, mtime_ns))
             self._finished(entry.name, 0)
             return
         directory = os.path.dirname(path)
-        reader = await self.store.reader(info.name, idle_timeout=self.ctx.idle_timeout)
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)[:80]}.", suffix=SYNC_TEMP_SUFFIX, dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
+                # The version read now (it may have been replaced since the listing): its info
+                # gives the mode, mtime and digest recorded below.
+                reader = await self.store.reader(listed.name, idle_timeout=self.ctx.idle_timeout)
+                info = reader.info
                 async with reader:
                     await write_all(reader, f, self._progress(entry.name))
                 if not reader.verified:
                     raise DigestMismatchError(f"object {info.name!r}: the transfer ended before it could be verified")
                 f.flush()
                 await asyncio.to_thread(os.fsync, f.fileno())  # fsyncs of parallel downloads overlap
+            mode, _ = parse_file_metadata(info.metadata)
+            mtime_ns = _mtime_ns(info)
             os.chmod(tmp, (mode & 0o777) if mode is not None else file_mode(path))
             if mtime_ns is not None:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
