@@ -48,11 +48,11 @@ def names(url: str, bucket: str = "b", *args: str) -> list[str]:
     return [o["name"] for o in js_out("ls", bucket, *args, url=url)]
 
 
-def on_pty(args: list[str], answer: bytes = b"", columns: int = 0, timeout: float = 30) -> tuple[int, str]:
+def on_pty(args: list[str], answer: bytes = b"", columns: int = 0, timeout: float = 30, **env_extra: str) -> tuple[int, str]:
     """Run the CLI with stdin, stdout and stderr on a pseudo-terminal; ``answer`` is typed once
     the question ``[y/N]`` shows. Returns (exit code, everything the terminal showed)."""
     master, slave = pty.openpty()
-    env = cli_env(None, **({"COLUMNS": str(columns)} if columns else {}))
+    env = cli_env(None, **({"COLUMNS": str(columns)} if columns else {}), **env_extra)
     try:
         proc = subprocess.Popen([sys.executable, "-m", "objstore", *args], stdin=slave, stdout=slave, stderr=slave,
                                 env=env, cwd=ROOT)

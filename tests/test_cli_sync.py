@@ -375,3 +375,25 @@ def test_interrupted_sync_then_a_rerun_completes(nats_url: str, tmp_path: Path, 
     assert res["downloaded"] + res["skipped"] == FILES and res["failed"] == []
     no_temp_files(dst)  # a killed sync's temp files are removed by the next one
     assert snapshot(dst) == snapshot(src)
+
+
+def test_sync_delete_asks_on_a_terminal(nats_url: str, tmp_path: Path) -> None:
+    from test_cli_bulk import on_pty  # noqa: PLC0415 (the pty driver lives with the rm tests)
+
+    src, cache = tmp_path / "src", tmp_path / "cache"
+    up = {"url": nats_url, "cache": cache}
+    src.mkdir()
+    for rel in ("a", "b", "c"):
+        (src / rel).write_bytes(rel.encode())
+    assert run("add", "b", **up).returncode == 0
+    sync(str(src), "b", **up)
+    (src / "a").unlink()
+    (src / "b").unlink()
+    rc, shown = on_pty(["--server", nats_url, "sync", str(src), "b", "--delete"], answer=b"n\n", XDG_CACHE_HOME=str(cache))
+    assert rc == 1 and "delete 2 objects from b/ that the source lacks? [y/N]" in shown and "not confirmed" in shown, shown
+    assert len(json.loads(run("ls", "b", "--json", **up).stdout)) == 3
+    rc, shown = on_pty(["--server", nats_url, "sync", str(src), "b", "--delete"], answer=b"y\n", XDG_CACHE_HOME=str(cache))
+    assert rc == 0 and "deleted 2" in shown, shown
+    rc, shown = on_pty(["--server", nats_url, "sync", str(src), "b", "--delete", "-f"], XDG_CACHE_HOME=str(cache))
+    assert rc == 0 and "[y/N]" not in shown
+    assert [o["name"] for o in json.loads(run("ls", "b", "--json", **up).stdout)] == ["c"]
