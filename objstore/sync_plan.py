@@ -148,9 +148,7 @@ def plan_sync(
         other = dest.get(name)
         if other is None:
             plan.copy.append(src)
-        elif src.is_folder:
-            plan.skipped.append(name)
-        elif other.size == src.size and same_digest(src.digest, other.digest):
+        elif src.is_folder or (other.size == src.size and same_digest(src.digest, other.digest)):
             plan.skipped.append(name)
         else:
             plan.copy.append(src)

@@ -18,7 +18,7 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -378,7 +378,7 @@ def test_interrupted_sync_then_a_rerun_completes(nats_url: str, tmp_path: Path, 
 
 
 def test_sync_delete_asks_on_a_terminal(nats_url: str, tmp_path: Path) -> None:
-    from test_cli_bulk import on_pty  # noqa: PLC0415 (the pty driver lives with the rm tests)
+    from test_cli_bulk import on_pty  # the pty driver lives with the rm tests
 
     src, cache = tmp_path / "src", tmp_path / "cache"
     up = {"url": nats_url, "cache": cache}

@@ -47,7 +47,8 @@ class Stats:
 
 async def run_bounded(ctx: Ctx, items: Iterable[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]]) -> None:
     """``await fn(item)`` for every item, ``concurrency`` at a time; the first exception ends
-    the run (the others are cancelled), and so does a signal (:meth:`Ctx.check_interrupted`)."""
+    the run (the other workers are cancelled and awaited), and so does a signal
+    (:meth:`Ctx.check_interrupted`). No TaskGroup: Python 3.10 is supported."""
     it = iter(items)
 
     async def worker() -> None:
@@ -55,14 +56,18 @@ async def run_bounded(ctx: Ctx, items: Iterable[Any], concurrency: int, fn: Call
             ctx.check_interrupted()
             await fn(item)
 
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
     try:
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(max(1, concurrency)):
-                tg.create_task(worker())
-    except BaseExceptionGroup as group:  # one error, as the caller would get it from one transfer
-        raise group.exceptions[0] from None
-    # A worker that raised CancelledError (check_interrupted) ends "cancelled", which a
-    # TaskGroup does not pass on: the signal is looked at again here.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+    # A worker that raised CancelledError (check_interrupted) ends "cancelled": the signal is
+    # looked at again here.
     ctx.check_interrupted()
 
 
