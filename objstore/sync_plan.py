@@ -25,6 +25,7 @@ __all__ = [
 MODE_KEY = "mode"  # object metadata: the file's permission bits, octal ("0644")
 MTIME_KEY = "mtime"  # object metadata: the file's mtime, seconds with 9 decimals ("1764979200.123456789")
 _NS = 1_000_000_000
+_NAME_MAX = 255  # bytes in one file name part (Linux, macOS, Windows)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ class Filters:
 
 def unsafe_reason(name: str) -> Optional[str]:
     """Why ``name`` (relative to the synced root) cannot be a file under it, or None. Refused:
-    empty, a NUL byte, an absolute path, a ``.`` / ``..`` part or an empty part (``a//b``)."""
+    empty, a NUL byte, an absolute path, a ``.`` / ``..`` part, an empty part (``a//b``) or a
+    part longer than 255 bytes."""
     if not name or name == "/":
         return "it is empty"
     if "\0" in name:
@@ -100,6 +102,8 @@ def unsafe_reason(name: str) -> Optional[str]:
         return "it has a '.' part"
     if "" in parts:
         return "it has an empty part ('//')"
+    if any(len(part.encode("utf-8", "surrogatepass")) > _NAME_MAX for part in parts):
+        return f"a part is longer than {_NAME_MAX} bytes"
     return None
 
 

@@ -76,7 +76,7 @@ def test_unsafe_names_and_file_metadata() -> None:
     for ok_name in ("a", "a/b.txt", "dir/", "ü/日本.txt", "..a", "a..b/c"):
         assert unsafe_reason(ok_name) is None, ok_name
     for bad, why in (("", "empty"), ("/etc/x", "absolute"), ("a/../b", "'..'"), ("..", "'..'"), ("a\0b", "NUL"),
-                     ("a//b", "empty part"), ("./a", "'.'"), ("a/./", "'.'")):
+                     ("a//b", "empty part"), ("./a", "'.'"), ("a/./", "'.'"), ("d/" + "é" * 128, "255 bytes")):
         reason = unsafe_reason(bad)
         assert reason is not None and why in reason, (bad, reason)
     md = file_metadata(0o100644, PAST_NS)

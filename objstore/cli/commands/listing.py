@@ -95,7 +95,8 @@ def _print(rows: list[list[str]], headers: list[str], right: set[int], out: Any,
             widths[0] = max(len(headers[0]), room)
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+        text = "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+        return text[:fit] if fit else text  # what still does not fit (a description) is cut, never wrapped
 
     out.write(line(headers) + "\n")
     for r in rows:
