@@ -397,3 +397,36 @@ def test_sync_delete_asks_on_a_terminal(nats_url: str, tmp_path: Path) -> None:
     rc, shown = on_pty(["--server", nats_url, "sync", str(src), "b", "--delete", "-f"], XDG_CACHE_HOME=str(cache))
     assert rc == 0 and "[y/N]" not in shown
     assert [o["name"] for o in json.loads(run("ls", "b", "--json", **up).stdout)] == ["c"]
+
+
+# The library fix an interrupted sync found ---------------------------------------------------------
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_put_cancelled_while_its_meta_is_in_flight_keeps_a_stored_object_whole(nats_url: str, landed: bool) -> None:
+    """Ctrl-C at the moment the meta is published: when the meta landed, the object must stay
+    readable (its chunks are not purged); when it did not, nothing is left behind."""
+    async with await objstore.connect(nats_url) as nc:
+        js = nc.jetstream()
+        store = await js.create_object_store(bucket="cut")
+        inner = store.handle.js
+        real_publish = inner.publish
+
+        async def publish(subject: str, payload: bytes = b"", **kw: Any) -> Any:
+            if ".M." not in subject:
+                return await real_publish(subject, payload, **kw)
+            if landed:
+                await real_publish(subject, payload, **kw)  # stored and acknowledged ...
+            raise asyncio.CancelledError  # ... but the caller was interrupted before it saw the ack
+
+        inner.publish = publish
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await store.put("obj", os.urandom(300_000), chunk_size=64 * 1024)
+        finally:
+            del inner.publish
+        if landed:
+            assert len(await store.get("obj")) == 300_000  # whole, verified
+        else:
+            with pytest.raises(objstore.ObjectNotFoundError):
+                await store.get_info("obj")
+            assert await store.orphans() == []
