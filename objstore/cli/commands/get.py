@@ -49,14 +49,15 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--no-clobber", action="store_true", help="do not replace an existing file (exit 1 instead)")
 
 
-@command("get", 70, "fetch an object, verified", arguments=_arguments,
+@command("get", 70, "fetch an object, verified (or every object under --prefix into -o DIR)", arguments=_arguments,
          description="Fetch an object. With -o FILE it is written to a temporary file beside FILE and "
                      "renamed into place only after its SHA-256 digest, size and chunk count are verified; "
                      "on any error FILE is left untouched. An existing FILE is replaced (as cp does), a "
                      "symlink's target is replaced (the link stays); a device, FIFO or socket is written in "
                      "place. With -o DIR/ the file is DIR/<last part of NAME>; names that could leave DIR are "
                      "refused. Without -o (or with '-o -') it goes to stdout; binary data is not printed to a "
-                     "terminal unless '-o -' is given.")
+                     "terminal unless '-o -' is given. With --prefix P (or -r FOLDER) every object under it "
+                     "is written into -o DIR, mirroring '/' as folders, each verified and renamed into place.")
 async def cmd_get(ctx: Ctx) -> int:
     a = ctx.args
     if a.prefix is not None or a.recursive:

@@ -50,9 +50,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
 
 
-@command("put", 60, "store a file (or stdin) as an object", arguments=_arguments,
+@command("put", 60, "store a file (or stdin) as an object; several files, or a directory with -r", arguments=_arguments,
          description="Store FILE (or stdin with '-') as an object, replacing any previous version only "
-                     "once every chunk is acknowledged. Reports the bytes the server acknowledged.")
+                     "once every chunk is acknowledged. Reports the bytes the server acknowledged. With "
+                     "several FILEs each is named by its base name; with -r every file under DIR by its path "
+                     "relative to DIR; --prefix P/ goes before those names.")
 async def cmd_put(ctx: Ctx) -> int:
     a = ctx.args
     if a.more or a.recursive or a.prefix:
