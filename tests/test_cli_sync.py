@@ -430,3 +430,28 @@ async def test_put_cancelled_while_its_meta_is_in_flight_keeps_a_stored_object_w
             with pytest.raises(objstore.ObjectNotFoundError):
                 await store.get_info("obj")
             assert await store.orphans() == []
+
+
+# Against the embedded server ------------------------------------------------------------------------
+
+def test_sync_round_trip_on_the_embedded_server(tmp_path: Path) -> None:
+    data_dir, src, dst, cache = tmp_path / "data", tmp_path / "src", tmp_path / "dst", tmp_path / "cache"
+    files = {"a.txt": b"alpha", "deep/er/b.bin": os.urandom(200_000), "ü.txt": "ü".encode()}
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+
+    def emb(*args: str) -> subprocess.CompletedProcess:
+        res = subprocess.run(cli_cmd(args, None), capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+                             env=cli_env(data_dir, XDG_CACHE_HOME=str(cache)))
+        assert res.returncode == 0 and b"Traceback" not in res.stderr, (args, res.stderr)
+        return res
+
+    try:
+        emb("add", "emb")
+        assert json.loads(emb("sync", "--json", str(src), "emb/x").stdout)["uploaded"] == 3
+        assert json.loads(emb("sync", "--json", "emb/x", str(dst)).stdout)["downloaded"] == 3
+        assert {rel: (dst / rel).read_bytes() for rel in files} == files
+        assert "uploaded 0 (0 B), skipped 3, deleted 0" in emb("sync", str(src), "emb/x").stdout.decode()
+    finally:
+        subprocess.run(cli_cmd(("serve", "--stop"), None), capture_output=True, timeout=60, env=cli_env(data_dir))
