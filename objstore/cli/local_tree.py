@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -95,12 +96,15 @@ def scan(root: str, follow: bool = False, markers: bool = True) -> Scan:
     return out
 
 
-def hash_file(path: str) -> tuple[str, int, int]:
-    """``(wire digest, size, mtime_ns)`` of the file as read; blocking (run it in a thread)."""
+def hash_file(path: str, stop: Optional[threading.Event] = None) -> tuple[str, int, int]:
+    """``(wire digest, size, mtime_ns)`` of the file as read; blocking (run it in a thread).
+    ``stop`` (set on Ctrl-C) ends a long read early with an OSError."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         before = os.fstat(f.fileno())
         while True:
+            if stop is not None and stop.is_set():
+                raise OSError(f"{path}: hashing stopped")
             block = f.read(_HASH_BLOCK)
             if not block:
                 break

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Optional
@@ -131,13 +132,18 @@ class Syncer:
 
         async def one(name: str) -> None:
             e = local[name]
-            digest, size, mtime_ns = await asyncio.to_thread(hash_file, paths[name])
+            digest, size, mtime_ns = await asyncio.to_thread(hash_file, paths[name], stop)
             self.cache.put(name, size, mtime_ns, digest)
             self.stats.hashed += 1
             self.stats.hashed_bytes += size
             local[name] = Entry(e.name, size, digest, mtime_ns, e.mode)
 
-        await self._pool(todo, one, str)
+        stop = threading.Event()
+        try:
+            await self._pool(todo, one, str)
+        except BaseException:
+            stop.set()  # threads still reading a large file end at their next block
+            raise
 
     # Progress ------------------------------------------------------------------------------------
     def start(self, total: int, label: str) -> None:
