@@ -21,7 +21,7 @@ from pathlib import Path
 from . import common
 
 # Modules that register suites; later issues add theirs here. Missing ones are skipped.
-SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore"]
+SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.ranged", "bench.resume", "bench.parallel", "bench.big_puts"]
 
 
 def load_suites() -> list[common.Suite]:
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{s.name:32} {s.unit:8} {target}")
         return 0
     suites = select(suites, args.only)
+    if args.quick:
+        suites = [s for s in suites if not s.skip_quick]  # the 512 MiB rows
     if not suites:
         print(f"no suite matches {args.only!r}; use --list", file=sys.stderr)
         return 2

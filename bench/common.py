@@ -102,6 +102,7 @@ class Suite:
     # Reference rows (e.g. a raw-socket ceiling) have no nats-py side of their own; their ratio is
     # computed against the nats-py result of the suite named here, when it ran too.
     compare_to: Optional[str] = None
+    skip_quick: bool = False  # a big row that ``--quick`` leaves out
 
 
 SUITES: list[Suite] = []

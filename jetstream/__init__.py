@@ -7,7 +7,7 @@ wire vocabulary (``Nats-*`` header names, the ``$JS.ACK.``/``$JS.FC.`` subject p
 """
 
 from .ack import AckMetadata
-from .client import JetStream
+from .client import JetStream, direct_origin
 from .errors import *  # noqa: F401,F403  (the error table is the public surface)
 from . import errors
 from .models import (
@@ -39,6 +39,7 @@ from .headers import (
     HDR_MSG_ID,
     HDR_MSG_SIZE,
     HDR_ROLLUP,
+    HDR_TTL,
     ROLLUP_ALL,
     ROLLUP_SUBJECT,
     publish_headers,
@@ -59,6 +60,7 @@ __all__ = [
     "HDR_MSG_ID",
     "HDR_MSG_SIZE",
     "HDR_ROLLUP",
+    "HDR_TTL",
     "ROLLUP_ALL",
     "ROLLUP_SUBJECT",
     "AccountInfo",
@@ -70,6 +72,7 @@ __all__ = [
     "DiscardPolicy",
     "FastBatch",
     "JetStream",
+    "direct_origin",
     "JsMsg",
     "OrderedConsumer",
     "Placement",

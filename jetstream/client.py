@@ -51,7 +51,7 @@ from .models import (
     StreamInfo,
 )
 
-__all__ = ["JetStream"]
+__all__ = ["JetStream", "direct_origin"]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -76,6 +76,22 @@ def _stored_from_direct(msg: Msg) -> StoredMsg:
         data=msg.data,
         time=parse_time(raw_time) if raw_time else None,
     )
+
+
+def direct_origin(msg: Msg) -> tuple[str, int]:
+    """A direct-get reply's stored subject and stream sequence, read from its raw header block
+    without parsing the rest (the server writes ``Nats-Subject``/``Nats-Sequence`` as spelled)."""
+    raw = msg.raw_headers or b""
+    i, j = raw.find(_SUBJECT_KEY), raw.find(_SEQUENCE_KEY)
+    if i < 0 or j < 0:  # another spelling: parse the block
+        stored = _stored_from_direct(msg)
+        return stored.subject, stored.seq
+    i, j = i + len(_SUBJECT_KEY), j + len(_SEQUENCE_KEY)
+    return raw[i : raw.find(b"\r\n", i)].strip().decode(), int(raw[j : raw.find(b"\r\n", j)])
+
+
+_SUBJECT_KEY = f"\r\n{HDR_SUBJECT}:".encode()
+_SEQUENCE_KEY = f"\r\n{HDR_SEQUENCE}:".encode()
 
 
 class JetStream:
@@ -261,6 +277,25 @@ class JetStream:
         timeout: Optional[float] = None,
     ) -> AsyncIterator[StoredMsg]:
         """Up to ``batch`` messages from ``seq`` (server 2.11+), ending at the 204 EOB marker."""
+        raw = self.direct_get_batch_raw(stream, batch, seq=seq, next_by_subj=next_by_subj, max_bytes=max_bytes, timeout=timeout)
+        try:
+            async for msg in raw:
+                yield _stored_from_direct(msg)
+        finally:
+            await raw.aclose()  # type: ignore[attr-defined]
+
+    async def direct_get_batch_raw(
+        self,
+        stream: str,
+        batch: int,
+        *,
+        seq: Optional[int] = None,
+        next_by_subj: Optional[str] = None,
+        max_bytes: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> AsyncIterator[Msg]:
+        """``direct_get_batch`` yielding the replies as received (``protocol.Msg``, headers not
+        parsed: :func:`direct_origin` reads the subject and sequence), for hot loops."""
         if seq is None and not next_by_subj:
             seq = 1  # the server answers "408 Empty Request" to a body with no start point
         body = MsgGetRequest(seq=seq, next_by_subj=next_by_subj or None, batch=batch, max_bytes=max_bytes or None)
@@ -279,7 +314,7 @@ class JetStream:
                     return  # 204 EOB ends a batch; 404: nothing at or after seq (ADR-31)
                 if status:
                     raise _status_error(msg, stream)
-                yield _stored_from_direct(msg)
+                yield msg
         finally:
             await sub.unsubscribe()
 

@@ -21,6 +21,7 @@ __all__ = [
     "HDR_EXPECTED_LAST_SUBJ_SEQ",
     "HDR_EXPECTED_LAST_MSG_ID",
     "HDR_ROLLUP",
+    "HDR_TTL",
     "ROLLUP_SUBJECT",
     "ROLLUP_ALL",
     "HDR_STREAM",
@@ -46,6 +47,10 @@ HDR_EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 HDR_ROLLUP = "Nats-Rollup"
 ROLLUP_SUBJECT = "sub"
 ROLLUP_ALL = "all"
+# ADR-43 (server 2.11, stream allow_msg_ttl): the message expires this long after its timestamp
+# ("30s", seconds, a Go duration, or "never"); under 1 s it is refused (10165), and refused on a
+# stream without allow_msg_ttl (10166).
+HDR_TTL = "Nats-TTL"
 
 # Added by the server to a direct-get reply (wire.md 2.6; ADR-31).
 HDR_STREAM = "Nats-Stream"

@@ -60,6 +60,7 @@ class OrderedConsumer:
         idle_timeout: Optional[float] = None,
         pending_msgs_limit: int = 512 * 1024,
         pending_bytes_limit: int = 64 * 1024 * 1024,
+        watch_deletion: bool = True,
     ) -> None:
         self._js = js
         self._nc = js.connection
@@ -87,12 +88,18 @@ class OrderedConsumer:
         self.caught_up = False
         self.num_pending: Optional[int] = None
         self.resets = 0
+        self.deletions_seen = 0
         self.info: Any = None
+        self._watch_deletion = watch_deletion
+        self._advisories: Any = None
+        self._watcher: Optional[asyncio.Task] = None
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "OrderedConsumer":
         if not self._started:
             self._started = True
+            if self._watch_deletion:
+                await self._watch_advisories()
             await self._create(self._config_json(initial=True))
         return self
 
@@ -107,7 +114,42 @@ class OrderedConsumer:
         if self._closed:
             return
         self._closed = True
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+        advisories, self._advisories = self._advisories, None
+        if advisories is not None and not self._nc.is_closed:
+            try:
+                await advisories.unsubscribe()
+            except NatsError:
+                pass
         await self._drop_current(wait_delete=True)
+
+    async def _watch_advisories(self) -> None:
+        """Subscribe to the stream's consumer-deleted advisories (before the first create).
+
+        The server sends nothing on a push consumer's deliver subject when the consumer is
+        deleted (by the API or for inactivity); it does publish
+        ``$JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer>``. When that names the current
+        consumer, its subscription is ended, so the iterator re-creates it at once instead of
+        after two missed heartbeats. Where advisories are not visible (another account's
+        JetStream, no permission), the heartbeat rule still applies.
+        """
+        try:
+            self._advisories = await self._nc.subscribe(subj.consumer_deleted_advisory(self.stream))
+        except NatsError:
+            return
+        self._watcher = asyncio.get_running_loop().create_task(self._on_advisories(self._advisories))
+
+    async def _on_advisories(self, advisories: Any) -> None:
+        try:
+            async for msg in advisories:
+                sub = self._sub
+                if sub is not None and not self._closed and msg.subject.rpartition(".")[2] == self.name:
+                    self.deletions_seen += 1
+                    await sub.unsubscribe()  # the waiting iterator sees the end and resets
+        except (NatsError, asyncio.CancelledError):
+            pass
 
     def __aiter__(self) -> "OrderedConsumer":
         return self

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from protocol import STATUS_NO_RESPONDERS, next_nuid
 
+from .carry import Carrier
 from .context import JsContext
 from .errors import (
     APIError,
@@ -63,6 +64,7 @@ class Publisher:
         retries: int = 2,
         retry_wait: float = 0.25,
         idempotent: bool = False,
+        reconnect_wait: float = 0.0,
     ) -> None:
         if max_pending_msgs < 1 or max_pending_bytes < 1:
             raise ValueError("publisher window must allow at least one message and one byte")
@@ -102,6 +104,15 @@ class Publisher:
             fail=self._fail,
             wake=self._wake,
         )
+        # reconnect_wait > 0: messages with a msg id lost with their connection are resent on
+        # the next one, in order (jetstream.carry); 0: a lost connection fails the publisher.
+        self.reconnect_wait = reconnect_wait
+        self._carrier: Optional[Carrier] = None
+        if reconnect_wait > 0:
+            self._carrier = Carrier(
+                self._nc, self._win, reconnect_wait=reconnect_wait, timeout=self.timeout, send=self._send_again,
+                fail=self._fail, error=lambda: self._error, wait_window=self._wait_window, prefix=lambda: self._prefix,
+            )
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "Publisher":
@@ -136,6 +147,8 @@ class Publisher:
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
+        if self._carrier is not None:
+            self._carrier.cancel()
         self._resender.cancel_all()
         if self._sub is not None and not self._nc.is_closed:
             await self._sub.unsubscribe()
@@ -154,6 +167,15 @@ class Publisher:
     def error(self) -> Optional[BaseException]:
         return self._error
 
+    @property
+    def resent(self) -> int:
+        """Messages resent after their connection was lost (``reconnect_wait``)."""
+        return self._carrier.resent if self._carrier is not None else 0
+
+    @property
+    def resent_bytes(self) -> int:
+        return self._carrier.resent_bytes if self._carrier is not None else 0
+
     # Publishing --------------------------------------------------------------------------------
     async def publish(self, subject: str, payload: bytes = b"", *, headers: Any = None, msg_id: Optional[str] = None) -> None:
         """Write one message inside the window. Raises the first error seen so far."""
@@ -168,13 +190,20 @@ class Publisher:
         size = len(payload)
         win = self._win
         inflight = win.entries
-        while (inflight or win.retrying) and (
-            len(inflight) + win.retrying >= self.max_pending_msgs
-            or win.nbytes + size > self.max_pending_bytes
-        ):
-            await self._wait_window()
-            if self._error is not None:
-                raise self._error
+        carrier = self._carrier
+        while True:
+            while (inflight or win.retrying) and (
+                len(inflight) + win.retrying >= self.max_pending_msgs
+                or win.nbytes + size > self.max_pending_bytes
+            ):
+                await self._wait_window()
+                if self._error is not None:
+                    raise self._error
+            # After a lost connection, nothing new is written before the lost messages were
+            # resent in order (jetstream.carry); checked last, right before the write.
+            if carrier is None or not carrier.needed():
+                break
+            await carrier.recover()
         if msg_id is None and self.idempotent:
             msg_id = next_nuid()
         hdrs = publish_headers(headers, msg_id=msg_id) if (headers is not None or msg_id) else None
@@ -189,7 +218,7 @@ class Publisher:
     async def wait(self, timeout: Optional[float] = None) -> None:
         """Wait until every message is acknowledged; raise the first error."""
         loop = self._loop
-        deadline = loop.time() + (timeout if timeout is not None else self.timeout * (self.retries + 2))
+        deadline = loop.time() + (timeout if timeout is not None else self.timeout * (self.retries + 2) + self.reconnect_wait)
         win = self._win
         while win.pending and self._error is None:
             if loop.time() > deadline:
@@ -331,6 +360,8 @@ class Publisher:
         self._timer = None
         nc = self._nc
         current = nc.reconnects if nc.is_connected else None
+        if self._carrier is not None:
+            self._carrier.tick(current)
         for entry in self._win.expire(self._loop.time() - self.timeout):
             why = "" if entry.epoch == current else " (the connection it was sent on was lost)"
             timeout_err = JetStreamTimeoutError(f"no publish ack for {entry.subject!r} within {self.timeout}s{why}")

@@ -229,6 +229,11 @@ def consumer_msg_next(prefix: str, stream: str, consumer: str) -> str:
     return f"{prefix}.CONSUMER.MSG.NEXT.{validate_stream_name(stream)}.{validate_consumer_name(consumer)}"
 
 
+def consumer_deleted_advisory(stream: str, consumer: str = "*") -> str:
+    """The advisory the server publishes when a consumer is deleted (any reason: API, inactivity)."""
+    return f"$JS.EVENT.ADVISORY.CONSUMER.DELETED.{stream}.{consumer}"
+
+
 def consumer_ack_prefix(stream: str, consumer: str) -> str:
     """The start of every v1 (9-token) ACK subject of one consumer: ``$JS.ACK.<stream>.<consumer>.``.
 

@@ -11,11 +11,13 @@ from .errors import (
     BadBucketError,
     BadObjectHeaderError,
     BadObjectMetaError,
+    BadRangeError,
     BucketExistsError,
     BucketNotFoundError,
     ChunkMissingError,
     CleanupFailedError,
     DigestMismatchError,
+    InvalidTTLError,
     LinkIsABucketError,
     LinkNotAllowedError,
     MetaTooLargeError,
@@ -24,11 +26,16 @@ from .errors import (
     ObjectDeletedError,
     ObjectNotFoundError,
     ObjectStoreError,
+    TTLNotAllowedError,
     UnsupportedSourceError,
 )
 from .config import ObjectStoreConfig, ObjectStoreStatus
 from .findings import DEFAULT_SWEEP_AGE, HealthReport, MalformedMeta, MetaMismatch, Orphan
-from .manager import Client, JetStreamContext, bind_object_store, connect, stream_config_for
+from .manager import Client, JetStreamContext, bind_object_store, connect, open_sync, stream_config_for
+from .chunk_layout import ChunkLayout, LayoutCache
+from .ranges import FetchStats
+from .rawio import SyncObjectFile
+from .seekable import ObjectFile
 from .models import (
     DEFAULT_CHUNK_SIZE,
     MAX_CHUNK_SIZE,
@@ -38,6 +45,7 @@ from .models import (
     ObjectMetaOptions,
 )
 from .reader import ObjectReader
+from .result import ObjectResult
 from .store import ObjectStore
 from .subjects import ALL_CHUNKS_TEMPLATE as OBJ_ALL_CHUNKS_PRE_TEMPLATE  # seed constants (nats-py names)
 from .subjects import ALL_META_TEMPLATE as OBJ_ALL_META_PRE_TEMPLATE
@@ -49,9 +57,13 @@ __all__ = [
     "BadBucketError",
     "BadObjectHeaderError",
     "BadObjectMetaError",
+    "BadRangeError",
     "BucketExistsError",
     "BucketNotFoundError",
     "ChunkMissingError",
+    "InvalidTTLError",
+    "TTLNotAllowedError",
+    "ChunkLayout",
     "ChunkPlan",
     "ChunkVerifier",
     "CleanupFailedError",
@@ -59,8 +71,10 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_SWEEP_AGE",
     "DigestMismatchError",
+    "FetchStats",
     "HealthReport",
     "JetStreamContext",
+    "LayoutCache",
     "LinkIsABucketError",
     "LinkNotAllowedError",
     "MAX_CHUNK_SIZE",
@@ -73,18 +87,21 @@ __all__ = [
     "ObjectAlreadyExists",
     "ObjectAlreadyExistsError",
     "ObjectDeletedError",
+    "ObjectFile",
     "ObjectInfo",
     "ObjectLink",
     "ObjectMeta",
     "ObjectMetaOptions",
     "ObjectNotFoundError",
     "ObjectReader",
+    "ObjectResult",
     "ObjectStore",
     "ObjectStoreConfig",
     "ObjectStoreError",
     "ObjectStoreStatus",
     "ObjectWatcher",
     "Orphan",
+    "SyncObjectFile",
     "UnsupportedSourceError",
     "VALID_BUCKET_RE",
     "bind_object_store",
@@ -92,5 +109,6 @@ __all__ = [
     "decode_digest",
     "digest_of",
     "encode_digest",
+    "open_sync",
     "stream_config_for",
 ]

@@ -4,7 +4,8 @@ the bound chunk size. Binding a bucket by name happens here, and this is the one
 "stream not found" becomes :class:`BucketNotFoundError`.
 
 Must not hold object-level logic (verbs, chunking, verification) or any state that changes
-after binding: it is shared by every operation on the bucket.
+after binding (one exception: ``msg_ttl`` may turn true, as the server allows): it is shared by
+every operation on the bucket.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor", "allow_direct")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -54,11 +55,25 @@ class Bucket:
         self.nc = js.connection
         self.replicas = cfg.num_replicas or 1
         self.direct = self.replicas == 1 and bool(cfg.allow_direct)
+        # The stream answers direct gets at all (any replica): parallel chunk fetch may use them
+        # where the meta was read through the leader first (objstore.parallel_fetch).
+        self.allow_direct = bool(cfg.allow_direct)
         self.max_msg_size: Optional[int] = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         self.missing = _Missing(name)
         # ADR-50: the stream allows fast-ingest batches. A server that predates them drops the
         # unknown field, so a true value here also means the server supports them.
         self.fast_ingest = bool(cfg.allow_batched)
+        # ADR-43: the stream allows per-message TTLs. The server refuses to turn it off again,
+        # so a true value never goes stale; a false one is read again before a put is refused
+        # (``allows_msg_ttl``), the only state here that may change after binding.
+        self.msg_ttl = bool(cfg.allow_msg_ttl)
+        # Seconds the server remembers a Nats-Msg-Id (server default 2 minutes): a resend after
+        # a lost connection is dropped as a duplicate only within it.
+        self.duplicate_window = float(cfg.duplicate_window or 120.0)
+        # ADR-43: with subject delete markers (and not one message per subject), the server
+        # raises a shorter Nats-TTL to subject_delete_marker_ttl (objstore.ttl plans around it).
+        marker_ttl = cfg.subject_delete_marker_ttl or 0
+        self.ttl_floor = -int(-marker_ttl // 1) if marker_ttl > 0 and cfg.max_msgs_per_subject != 1 else 0
 
     @classmethod
     async def bind(cls, js: JetStream, name: str) -> tuple["Bucket", StreamInfo]:
@@ -93,9 +108,17 @@ class Bucket:
         """The connected server's max_payload (read at each use: a reconnect may change it)."""
         return self.nc.max_payload
 
-    def chunk_plan(self, requested: int, size: Optional[int] = None) -> ChunkPlan:
-        """A put's chunk plan: ``requested`` bounded by max_payload and the stream's max_msg_size."""
-        return ChunkPlan.bound(requested, self.nc.max_payload, self.max_msg_size, size)
+    def chunk_plan(self, requested: int, size: Optional[int] = None, header_room: int = 0) -> ChunkPlan:
+        """A put's chunk plan: ``requested`` bounded by max_payload and the stream's max_msg_size,
+        less ``header_room`` for the chunks' headers (msg id, TTL): both limits count them."""
+        limit = self.max_msg_size - header_room if self.max_msg_size else None
+        return ChunkPlan.bound(requested, self.nc.max_payload - header_room, limit, size)
+
+    async def allows_msg_ttl(self) -> bool:
+        """Whether the stream allows ``Nats-TTL`` (cached once true; see ``msg_ttl``)."""
+        if not self.msg_ttl:
+            self.msg_ttl = bool((await self.info()).config.allow_msg_ttl)
+        return self.msg_ttl
 
     # Reads ---------------------------------------------------------------------------------
     async def info(self, subjects_filter: Optional[str] = None) -> StreamInfo:

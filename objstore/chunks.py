@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from .errors import BadObjectMetaError, ChunkMissingError, DigestMismatchError
 from .hashing import Hasher
@@ -196,6 +196,18 @@ class ChunkVerifier:
         self.count += 1
         if self.size is not None and self.bytes > self.size:
             raise DigestMismatchError(f"object {self.name!r}: more data than its size {self.size}")
+
+    def snapshot(self) -> Any:
+        """A copy of the running SHA-256 (``hashlib`` object) of what was taken so far."""
+        if self._hasher is None:
+            raise ValueError("a range verifier computes no digest")
+        return self._hasher.snapshot()
+
+    def continue_from(self, sha: Any, nbytes: int, count: int) -> None:
+        """Go on from a prefix of ``count`` chunks and ``nbytes`` bytes hashed into ``sha``
+        elsewhere (a resumed put: the prefix was rehashed from the file, not sent again)."""
+        self._hasher = Hasher.continuing(sha)
+        self.bytes, self.count = nbytes, count
 
     def finish(self) -> None:
         """Check what was taken against what was expected; sets ``verified``."""

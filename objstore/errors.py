@@ -24,6 +24,9 @@ __all__ = [
     "UnsupportedSourceError",
     "MetaTooLargeError",
     "CleanupFailedError",
+    "InvalidTTLError",
+    "TTLNotAllowedError",
+    "BadRangeError",
 ]
 
 
@@ -40,7 +43,16 @@ class BadBucketError(ObjectStoreError, ValueError):
 
 
 class BucketExistsError(ObjectStoreError):
-    """A bucket of that name exists with a different configuration."""
+    """A bucket of that name exists with a different configuration.
+
+    ``differences``: ``(setting, existing value, asked value)`` for each bucket setting that
+    differs (``config.config_differences``), empty when unknown; ``sealed``: the bucket is sealed."""
+
+    def __init__(self, message: str, *, differences: "list[tuple[str, object, object]] | None" = None,
+                 sealed: bool = False) -> None:
+        super().__init__(message)
+        self.differences = list(differences or [])
+        self.sealed = sealed
 
 
 class ObjectNotFoundError(ObjectStoreError):
@@ -104,3 +116,18 @@ class CleanupFailedError(ObjectStoreError):
         self.nuid = nuid
         self.bucket = bucket
         self.put_error = put_error
+
+
+class InvalidTTLError(ObjectStoreError, ValueError):
+    """A per-object ``ttl`` that is not a duration of at least one second (ADR-43: the server
+    refuses a ``Nats-TTL`` under 1 s), or not a number, ``timedelta`` or ``"never"``."""
+
+
+class TTLNotAllowedError(ObjectStoreError):
+    """``put(..., ttl=...)`` on a bucket whose stream does not allow per-message TTLs (created
+    without ``allow_msg_ttl=True``, or on a server before 2.11): refused before any upload."""
+
+
+class BadRangeError(ObjectStoreError, ValueError):
+    """A ranged read was given a bad ``offset``/``length``: not an int, negative, or an offset
+    past the object's end (``offset == size`` is an empty range, not an error)."""

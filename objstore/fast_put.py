@@ -36,10 +36,11 @@ class FastChunks:
     ``stored`` says whether some chunk may be stored and ``unknown`` whether some chunk's fate
     is unknown (it may be stored even after a purge: a timeout, a lost connection)."""
 
-    __slots__ = ("bucket", "stored", "unknown", "window")
+    __slots__ = ("bucket", "stored", "unknown", "window", "headers")
 
-    def __init__(self, bucket: Bucket, window: int = _WINDOW_BYTES) -> None:
+    def __init__(self, bucket: Bucket, window: int = _WINDOW_BYTES, headers: Any = None) -> None:
         self.bucket = bucket
+        self.headers = headers  # the same on every chunk (a per-object TTL), or None
         self.window = window
         self.stored = False
         self.unknown = False
@@ -57,10 +58,11 @@ class FastChunks:
         await batch.start()
         try:
             reported = -1
+            headers = self.headers
             async for chunk in chunks:
                 take(chunk)
                 self.unknown = True
-                await batch.add(subject, chunk)
+                await batch.add(subject, chunk, headers=headers)
                 if progress is not None and batch.acked != reported and batch.acked > 0:
                     reported = batch.acked
                     progress(min(reported * chunk_size, total or reported * chunk_size), total)

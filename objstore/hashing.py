@@ -62,3 +62,16 @@ class Hasher:
     def digest(self) -> bytes:
         self._wait_all()
         return self._sha.digest()
+
+    def snapshot(self) -> "hashlib._Hash":
+        """A copy of the running SHA-256 as it is now (waits for the worker): resumable puts
+        keep one per chunk in flight, to record the digest of the acknowledged prefix."""
+        self._wait_all()
+        return self._sha.copy()
+
+    @classmethod
+    def continuing(cls, sha: "hashlib._Hash") -> "Hasher":
+        """A hasher that goes on from ``sha`` (a prefix already hashed elsewhere)."""
+        hasher = cls()
+        hasher._sha = sha
+        return hasher

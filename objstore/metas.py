@@ -27,6 +27,7 @@ from .bucket import Bucket
 from .errors import BadObjectMetaError, CleanupFailedError, MetaTooLargeError, ObjectNotFoundError, ObjectStoreError
 from .models import ObjectInfo, parse_meta
 from .subjects import validate_object_name
+from .ttl import is_marker, remaining_headers
 
 __all__ = ["Metas", "MetaFateUnknown"]
 
@@ -38,7 +39,7 @@ _REPLACE_ATTEMPTS = 10
 # chunk count, a SHA-256 digest) and room for its headers (rollup, compare-and-set sequence).
 _WIDEST = 10**19
 _WIDEST_DIGEST = "SHA-256=" + "A" * 43 + "="
-_META_HEADER_ROOM = 128
+_META_HEADER_ROOM = 160
 # Room on a publish's control line besides the subject: the reply inbox and two sizes.
 _CONTROL_LINE_ROOM = 160
 
@@ -81,6 +82,8 @@ class Metas:
         except MessageNotFoundError:
             self._known.pop(name, None)
             raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket.name!r}") from None
+        if stored.headers and is_marker(stored.headers):  # the server removed it (ADR-43 marker)
+            raise ObjectNotFoundError(f"object {name!r} not found in bucket {self.bucket.name!r} (it expired)")
         self.remember(name)
         return stored
 
@@ -142,11 +145,16 @@ class Metas:
                 )
 
     async def publish(self, info: ObjectInfo) -> None:
-        """Publish ``info`` as the meta of ``info.name`` (a rollup: the previous one goes)."""
+        """Publish ``info`` as the meta of ``info.name`` (a rollup: the previous one goes). An
+        object with a TTL (``info.expires``) keeps its expiry: the new meta carries what is left."""
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
-        await self.bucket.js.publish(self.bucket.meta_subject(info.name), payload, headers=_ROLLUP)
+        ttl = remaining_headers(info) if not info.deleted else None
+        headers = _ROLLUP if ttl is None else Headers({HDR_ROLLUP: ROLLUP_SUBJECT, **ttl})
+        await self.bucket.js.publish(self.bucket.meta_subject(info.name), payload, headers=headers)
 
-    async def replace(self, info: ObjectInfo, previous: Optional[ObjectInfo], expected: int, timeout: float) -> Optional[ObjectInfo]:
+    async def replace(
+        self, info: ObjectInfo, previous: Optional[ObjectInfo], expected: int, timeout: float, extra: Optional[dict[str, str]] = None
+    ) -> Optional[ObjectInfo]:
         """Publish ``info``'s meta only if the meta subject's last sequence is ``expected`` (0: no
         meta yet), so concurrent puts of one name never orphan each other's chunks. On a conflict
         the server names the current sequence: read that version and try again. Returns the
@@ -156,13 +164,17 @@ class Metas:
         meta subject is read back (through reconnects, within ``timeout`` seconds) and, if it
         holds this meta, the put succeeded; if it holds another, the publish is tried again
         (compare-and-set makes that safe). When it cannot be read back, :class:`MetaFateUnknown`:
-        the chunks must then be kept, since the meta naming them may exist."""
+        the chunks must then be kept, since the meta naming them may exist. ``extra``: more
+        headers for the meta (a per-object TTL)."""
         js = self.bucket.js
         payload = json.dumps(info.to_json(), separators=(",", ":")).encode("utf-8")
         subject = self.bucket.meta_subject(info.name)
         for _ in range(_REPLACE_ATTEMPTS):
             try:
-                if expected == 0:  # the usual case (a new name): a header block encoded once
+                if extra:
+                    hdrs = Headers({HDR_ROLLUP: ROLLUP_SUBJECT, **extra})
+                    await js.publish(subject, payload, headers=hdrs, expected_last_subject_seq=expected)
+                elif expected == 0:  # the usual case (a new name): a header block encoded once
                     await js.publish(subject, payload, headers=_ROLLUP_NEW)
                 else:
                     await js.publish(subject, payload, headers=_ROLLUP, expected_last_subject_seq=expected)

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
 
 from jetstream.codec import format_time, parse_time
@@ -218,6 +218,12 @@ class ObjectInfo:
     links: Optional[list[str]] = None  # seed field; not on the wire
     # How put() sent the chunks: "single" (one chunk), "pipelined" or "fast_ingest"; not on the wire.
     put_path: Optional[str] = field(default=None, repr=False, compare=False)
+    # Per-object TTL (objstore.ttl), from the meta message's Nats-TTL header; not in the JSON.
+    # ``ttl`` None: no TTL of its own ("never" also gives None, with ``expires`` None).
+    ttl: Optional[timedelta] = field(default=None, repr=False, compare=False)
+    expires: Optional[datetime] = field(default=None, repr=False, compare=False)
+    # What put() moved (sent, resent after a lost connection, skipped by a resume); not on the wire.
+    transfer: Optional[dict[str, int]] = field(default=None, repr=False, compare=False)
     _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # Convenience ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 reader-to-file paths (``write_all``, ``verified_chunks``).
 
 The reader picks one :class:`~objstore.chunk_sources.ChunkSource` when the first chunk is asked
-for (a single direct get, a batched direct get, or an ordered consumer: the first available, in
+for (a single direct get, a batched direct get, parallel batched direct gets for a big object
+(:mod:`objstore.parallel_fetch`, ``policy``), or an ordered consumer: the first available, in
 order of cost), and the per-chunk loop never branches on the strategy. Size, chunk count and SHA-256 are
 checked by :class:`~objstore.chunks.ChunkVerifier` when the last chunk arrives:
 :class:`DigestMismatchError` (or :class:`ChunkMissingError`) instead of corrupt data, and an idle
@@ -31,6 +32,7 @@ from .chunk_sources import ChunkSource, DirectBatch, DirectSingle, OrderedChunks
 from .chunks import ChunkVerifier
 from .errors import DigestMismatchError
 from .models import ObjectInfo
+from .parallel_fetch import DEFAULT_POLICY, ParallelChunks, ParallelPolicy
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_SPOOL_OVER", "ObjectReader", "verified_chunks", "write_all"]
 
@@ -44,12 +46,21 @@ class ObjectReader:
     no chunk arrives for ``idle_timeout`` seconds.
     """
 
-    def __init__(self, bucket: Bucket, info: ObjectInfo, *, idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        bucket: Bucket,
+        info: ObjectInfo,
+        *,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        policy: ParallelPolicy = DEFAULT_POLICY,
+    ) -> None:
         self.bucket = bucket
         self.info = info
         self.idle_timeout = idle_timeout
+        self.policy = policy  # when to fetch in parallel (objstore.parallel_fetch); set before reading
         self._verifier = ChunkVerifier.for_object(info.name, info.size, info.chunks, info.digest)
         self._source: Optional[ChunkSource] = None
+        self._strategy = ""
         self._done = info.chunks == 0 and info.size == 0
         if self._done:
             self._verifier.finish()
@@ -65,6 +76,12 @@ class ObjectReader:
     @property
     def verified(self) -> bool:
         return self._verifier.verified
+
+    @property
+    def strategy(self) -> str:
+        """The chunk source chosen (``ParallelChunks``, ``OrderedChunks``, ...; ``""`` before the
+        first chunk was asked for; kept after close)."""
+        return self._strategy
 
     async def __aenter__(self) -> "ObjectReader":
         return self
@@ -87,6 +104,10 @@ class ObjectReader:
             source: ChunkSource = DirectSingle(bucket, info)
             if await source.open():
                 return source
+        if ParallelChunks.fits(bucket, info, self.policy):  # only where the policy enables it (off by default)
+            source = ParallelChunks(bucket, info, self.idle_timeout, self.policy)
+            if await source.open():
+                return source
         if DirectBatch.fits(bucket, info):
             source = DirectBatch(bucket, info)
             if await source.open():
@@ -102,6 +123,7 @@ class ObjectReader:
         source = self._source
         if source is None:
             source = self._source = await self._open()
+            self._strategy = type(source).__name__
         try:
             chunk = await source.next()
         except NatsTimeoutError:

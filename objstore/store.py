@@ -27,15 +27,26 @@ from .errors import (
     LinkIsABucketError,
     LinkNotAllowedError,
     ObjectDeletedError,
+    InvalidTTLError,
     ObjectNotFoundError,
+    TTLNotAllowedError,
 )
+
+DEFAULT_RECONNECT_WAIT = 30.0
+# Bytes kept free in each chunk message for its headers (Nats-Msg-Id, Nats-TTL) when the chunk
+# size is capped by max_payload or max_msg_size, which count headers too.
+CHUNK_HEADER_ROOM = 128
 from .findings import HealthReport, Orphan
 from .inputs import Source, resolve_source
 from .links import LinkVerbs
+from .ranged import RangedVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
+from .result import ObjectResult
 from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
 from .subjects import validate_object_name
+from .resume import prepare
+from .ttl import ObjectTTL, TTLInput, apply_ttl
 from .validate import validate_object_meta
 from .watch import ObjectWatcher, scan_latest
 from .writer import ObjectWriter, Progress
@@ -43,7 +54,7 @@ from .writer import ObjectWriter, Progress
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 
-class ObjectStore(LinkVerbs):
+class ObjectStore(LinkVerbs, RangedVerbs):
     """One bucket. Get it from ``js.object_store(bucket)`` or ``js.create_object_store(...)``."""
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo) -> None:
@@ -67,6 +78,11 @@ class ObjectStore(LinkVerbs):
         # How long a failed put (or a delete) keeps trying to purge chunks through reconnects
         # and leader elections before it raises CleanupFailedError naming the nuid.
         self.cleanup_timeout = DEFAULT_CLEANUP_TIMEOUT
+        # How long a put waits through a lost connection and carries on after the reconnect
+        # (resending only the chunks without an ack); 0 fails it at the first loss instead.
+        # Capped at half the stream's duplicate window, within which resends are deduplicated.
+        self.reconnect_wait = DEFAULT_RECONNECT_WAIT
+        self._init_ranges()  # fetch_stats, layouts (objstore.ranged)
 
     def __repr__(self) -> str:
         return f"<ObjectStore bucket={self.bucket!r}>"
@@ -87,6 +103,8 @@ class ObjectStore(LinkVerbs):
         except BadObjectMetaError as err:
             raise BadObjectMetaError(f"object {name!r} in bucket {self.bucket!r}: malformed meta (seq {stored.seq}): {err}") from err
         info.mtime = stored.time or info.mtime
+        if stored.headers:
+            apply_ttl(info, stored.headers, stored.time)
         if info.deleted and not show_deleted:
             raise ObjectDeletedError(f"object {name!r} was deleted")
         return info
@@ -111,6 +129,9 @@ class ObjectStore(LinkVerbs):
         meta: Optional[ObjectMeta] = None,
         progress: Optional[Progress] = None,
         size_hint: Optional[int] = None,
+        ttl: TTLInput = None,
+        resume: bool = False,
+        resume_dir: Optional[str] = None,
     ) -> ObjectInfo:
         """Store ``data`` under ``name`` (replacing any previous version) and return its info.
 
@@ -122,6 +143,19 @@ class ObjectStore(LinkVerbs):
         name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
         the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
+
+        ``ttl`` (a ``timedelta``, seconds, or ``"never"``; whole seconds, rounded up, at least 1):
+        the object's own lifetime from when ``put`` returns, on a bucket created with
+        ``allow_msg_ttl=True``; chunks and meta carry ``Nats-TTL`` so that the whole object
+        expires together (see :mod:`objstore.ttl`). Raises InvalidTTLError (bad value) and
+        TTLNotAllowedError (the bucket does not allow it) before anything is uploaded.
+
+        A lost connection does not fail the put: chunks without an ack are resent on the next
+        connection (idempotent ``Nats-Msg-Id``s), for up to ``store.reconnect_wait`` seconds.
+        ``resume=True`` (``data`` a binary file on a regular file, put whole): an earlier attempt
+        of this file under this name, killed or failed, is carried on: its stored chunks are
+        verified against the file and only the rest is sent (:mod:`objstore.resume`; state in
+        ``resume_dir``). ``info.transfer`` says what was sent, resent, skipped and read back.
         """
         if meta is not None:
             name = meta.name or name
@@ -138,18 +172,46 @@ class ObjectStore(LinkVerbs):
         if filename:
             headers = Headers(headers) if headers else Headers()
             headers.setdefault("Content-Disposition", f'attachment; filename="{filename}"')
-        plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total)
+        room = CHUNK_HEADER_ROOM if (self.reconnect_wait > 0 or resume or ttl is not None) else 0
+        plan = self.handle.chunk_plan(chunk_size or DEFAULT_CHUNK_SIZE, size_hint if size_hint is not None else source.total, room)
+        object_ttl = session = None
+        if resume:
+            if ttl is not None:
+                raise InvalidTTLError("ttl cannot be combined with resume=True")
+            session = await prepare(self.handle, name, data, plan.chunk_size, resume_dir, self.cleanup_timeout)
+            if session.complete is not None:  # the earlier attempt had finished
+                session.done()
+                done = session.complete
+                done.transfer = {"sent_bytes": 0, "resent_bytes": 0, "duplicate_chunks": 0, "resumed_chunks": done.chunks,
+                                 "skipped_bytes": done.size, "verified_bytes": 0}
+                return done
+            plan = self.handle.chunk_plan(plan.chunk_size, session.doc["source"]["size"], room)
+        if ttl is not None:
+            object_ttl = ObjectTTL.plan(ttl, plan.size, self.handle.ttl_floor)
+            if not await self.handle.allows_msg_ttl():
+                raise TTLNotAllowedError(
+                    f"bucket {self.bucket!r} does not allow per-object TTLs: create it with allow_msg_ttl=True "
+                    "(nats-server 2.11+); nothing was uploaded"
+                )
         info = ObjectInfo(
             name=name,
             bucket=self.bucket,
-            nuid=next_nuid(),
+            nuid=session.nuid if session is not None else next_nuid(),
             description=description or None,
             headers=Headers(headers) if headers else None,
             metadata=dict(metadata) if metadata else None,
             options=ObjectMetaOptions(max_chunk_size=plan.chunk_size),
         )
-        self._metas.check_size(info)
-        writer = ObjectWriter(self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress)
+        try:
+            self._metas.check_size(info)
+        except BaseException:
+            if session is not None:
+                session.keep()
+            raise
+        writer = ObjectWriter(
+            self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress,
+            ttl=object_ttl, resume=session, reconnect_wait=min(self.reconnect_wait, self.handle.duplicate_window / 2),
+        )
         return await writer.write()
 
     # Get -------------------------------------------------------------------------------------
@@ -179,24 +241,39 @@ class ObjectStore(LinkVerbs):
         writeinto: Any = None,
         show_deleted: bool = False,
         *,
+        offset: int = 0,
+        length: Optional[int] = None,
         idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
         progress: Optional[Progress] = None,
-    ) -> bytes:
+        result: bool = False,
+    ) -> "bytes | ObjectResult":
         """The object's bytes, verified; or, with ``writeinto`` (a binary file object), streamed
         into it with bounded memory (returns ``b""``). Raises ObjectNotFoundError,
         ObjectDeletedError, LinkIsABucketError, DigestMismatchError, ChunkMissingError.
+        ``result=True`` returns nats-py's shape instead: an :class:`ObjectResult` with ``.info``
+        (the target's, for a link) and ``.data`` (``b""`` with ``writeinto``), async-iterable.
+
+        ``offset``/``length``: only bytes ``[offset, offset + length)`` (``length`` None or past the
+        end: to the end; ``offset == size``: ``b""``; negative, non-int or ``offset > size``:
+        BadRangeError), fetching only the chunks that cover them. A partial range is checked
+        chunk by chunk (count, sequence, sizes) but not against the SHA-256 (see
+        :mod:`objstore.ranged`); a range covering the whole object is verified as a full get.
 
         With ``writeinto``, the bytes reach the file before the digest can be checked (at the
-        last chunk). When the read fails (mismatch, missing chunk, timeout, lost connection), a
+        last chunk). When a full read fails (mismatch, missing chunk, timeout, lost connection), a
         seekable file is truncated back to the position it had when the get started before
         the error is raised; a non-seekable one keeps what was written, and the error's
         ``bytes_written`` says how much (see ``reader.write_all``)."""
-        reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
-        info = reader.info
+        store, info, offset, length = await self._resolve_range(name, offset, length, show_deleted)
+        if length != info.size:
+            data = await self._get_range(store, info, offset, length, writeinto, idle_timeout, progress)
+            return ObjectResult(info, data) if result else data
+        reader = ObjectReader(store.handle, info, idle_timeout=idle_timeout)
         async with reader:
             if writeinto is not None:
                 await write_all(reader, writeinto, progress)
-                return b""
+                self._count_whole(reader)
+                return ObjectResult(info) if result else b""
             # The chunks (already separate bytes objects from the parser) are joined once into
             # one allocation of the known size: a single copy, never `bytes +=`.
             chunks: list[bytes] = []
@@ -204,11 +281,21 @@ class ObjectStore(LinkVerbs):
                 chunks.append(chunk)
                 if progress is not None:
                     progress(reader.bytes_read, info.size)
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._count_whole(reader)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return ObjectResult(info, data) if result else data
 
     async def stream(
-        self, name: str, *, verified: bool = False, spool_over: int = DEFAULT_SPOOL_OVER, **kwargs: Any
-    ) -> AsyncIterator[bytes]:
+        self,
+        name: str,
+        offset: int = 0,
+        length: Optional[int] = None,
+        *,
+        verified: bool = False,
+        spool_over: int = DEFAULT_SPOOL_OVER,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        show_deleted: bool = False,
+    ) -> AsyncIterator[Any]:
         """``async for chunk in store.stream(name)``: the object's chunks with bounded memory.
 
         By its nature a stream yields chunks before the last one has arrived, so before the
@@ -220,12 +307,25 @@ class ObjectStore(LinkVerbs):
         end without an error, or passes ``verified=True``: then nothing is yielded until the
         whole object has been read and verified, holding it in memory up to ``spool_over``
         bytes (8 MiB) and in an anonymous temporary file above that.
+
+        ``offset``/``length`` as for :meth:`get`: a partial range yields memoryview pieces (one
+        per covering chunk, each checked for its sequence and size before it is yielded; no
+        SHA-256, and ``verified`` changes nothing); the whole object goes the verified way.
         """
-        reader = await self.reader(name, **kwargs)
-        async with reader:
+        store, info, offset, length = await self._resolve_range(name, offset, length, show_deleted)
+        if length != info.size:
+            pieces = self._range_pieces(store, info, offset, length, idle_timeout)
+            try:
+                async for piece in pieces:
+                    yield piece
+            finally:
+                await pieces.aclose()  # type: ignore[attr-defined]
+            return
+        async with ObjectReader(store.handle, info, idle_timeout=idle_timeout) as reader:
             chunks = verified_chunks(reader, spool_over) if verified else reader
             async for chunk in chunks:
                 yield chunk
+            self._count_whole(reader)
 
     # Delete ----------------------------------------------------------------------------------
     async def delete(self, name: str) -> bool:

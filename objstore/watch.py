@@ -28,6 +28,7 @@ from .bucket import Bucket
 from .errors import BadObjectMetaError
 from .findings import MalformedMeta
 from .models import ObjectInfo, parse_meta
+from .ttl import is_marker
 from .subjects import decode_name
 
 __all__ = ["ObjectWatcher", "scan_latest", "BAD_ENTRIES_KEPT"]
@@ -49,6 +50,11 @@ class ObjectWatcher:
     On a replicated one the (R1, ephemeral) consumer may run on a follower that lags behind the
     leader, so its pending count can reach 0 early; the backlog ends there only once the entry
     with the leader's last meta sequence (read at start, re-read when pending says 0) was seen.
+    Such a follower may also deliver an object's older meta and then its newer one: the initial
+    entries of a replicated bucket are therefore held until the backlog ends and released as the
+    newest entry per object, in stream order. Throughout, an entry older (by stream sequence)
+    than one already delivered for the same object is dropped (not with ``include_history``).
+    So ``watch()``, ``list()`` and ``status()`` give one answer: the newest meta per name.
 
     Malformed metas are skipped: ``bad_entries`` holds the last :data:`BAD_ENTRIES_KEPT` of them
     (:class:`~objstore.findings.MalformedMeta`: subject, seq, error, name decoded from the
@@ -63,12 +69,20 @@ class ObjectWatcher:
         self._oc = OrderedConsumer(bucket.js, bucket.stream, filter_subject=bucket.all_meta, deliver_policy=policy)
         self.init_done = updates_only
         self._marker_sent = updates_only
+        self._history = include_history
+        # Newest stream sequence delivered per meta subject: an older version is never yielded
+        # after a newer one. Initial entries of a replicated bucket are held until the backlog
+        # ends, newest per subject, then released in stream order (``_hold``/``_ready``).
+        self._newest: dict[str, int] = {}
+        self._hold: Optional[dict[str, Any]] = None
+        self._ready: deque[ObjectInfo] = deque()
         self._started = False
         self._last_seq = 0  # leader's last meta sequence when the watch started (replicated buckets)
         self._next_task: Optional[asyncio.Task] = None
         self.bad_entries: deque[MalformedMeta] = deque(maxlen=BAD_ENTRIES_KEPT)
         self.bad_count = 0
         self._on_bad: Optional[Callable[[MalformedMeta], None]] = None  # scan_latest's hook
+        self._on_gone: Optional[Callable[[str], None]] = None  # scan_latest's hook (markers)
 
     async def _start(self) -> None:
         if self._started:
@@ -81,6 +95,8 @@ class ObjectWatcher:
         if not self.updates_only and self._oc.num_pending == 0:
             if not replicated or self._last_seq == 0:
                 self.init_done = True
+        if replicated and not self.init_done and not self._history:
+            self._hold = {}
 
     async def _leader_last_seq(self) -> int:
         bucket = self._bucket
@@ -136,22 +152,51 @@ class ObjectWatcher:
     async def _next(self) -> Optional[ObjectInfo]:
         """The next entry, or ``None`` once when the initial entries end."""
         await self._start()
+        ready = self._ready
         while True:
+            if ready:
+                return ready.popleft()
             if self.init_done and not self._marker_sent:
                 self._marker_sent = True
                 return None
             msg = await self._oc.__anext__()
             md = msg.metadata
-            await self._track(md.stream_seq, md.num_pending)
+            seq, subject = md.stream_seq, msg.subject
+            await self._track(seq, md.num_pending)
+            if not self._history:
+                if self._newest.get(subject, 0) >= seq:
+                    continue  # a lagging replica's older version, after a newer one
+                self._newest[subject] = seq
+            if is_marker(msg.headers):  # ADR-43: the server removed the meta (its TTL ran out)
+                if self._on_gone is not None:
+                    self._on_gone(subject)
+                if self._hold is not None:
+                    self._hold.pop(subject, None)
+                    if self.init_done:
+                        self._release_hold()
+                continue
             try:
                 info = parse_meta(msg.data)
             except BadObjectMetaError as err:
-                self._skip_bad(msg.subject, md.stream_seq, err)
+                self._skip_bad(subject, seq, err)
+                info = None
+            if info is not None:
+                info.mtime = md.timestamp
+            hold = self._hold
+            if hold is not None:
+                hold.pop(subject, None)  # the newest entry per subject, good or bad, wins
+                if info is not None:
+                    hold[subject] = info
+                if self.init_done:
+                    self._release_hold()
                 continue
-            info.mtime = md.timestamp
-            if self.ignore_deletes and info.deleted:
+            if info is None or (self.ignore_deletes and info.deleted):
                 continue
             return info
+
+    def _release_hold(self) -> None:
+        hold, self._hold = self._hold or {}, None
+        self._ready.extend(i for i in hold.values() if not (self.ignore_deletes and i.deleted))
 
     def _skip_bad(self, subject: str, seq: int, err: BadObjectMetaError) -> None:
         bad = MalformedMeta(subject=subject, seq=seq, error=str(err), name=_name_of(subject, self._bucket))
@@ -220,6 +265,7 @@ async def scan_latest(bucket: Bucket) -> tuple[list[ObjectInfo], list[MalformedM
 
     async with ObjectWatcher(bucket) as w:
         w._on_bad = lambda bad: put(bad.subject, bad)
+        w._on_gone = lambda subject: latest.pop(subject, None)
         async for info in w.initial():
             put(bucket.meta_subject(info.name), info)
     infos = [e for e in latest.values() if isinstance(e, ObjectInfo)]

@@ -42,6 +42,7 @@ from .parser import Parser
 from .status import ConnectionState, StatusEvent
 from .subjects import new_inbox, validate_publish_subject, validate_queue, validate_subscribe_subject
 from .subscription import Subscription
+from .trace import TraceEvent, TraceRecorder
 from .wire import (
     DEFAULT_MAX_PAYLOAD,
     DESCRIPTION_HDR,
@@ -100,6 +101,8 @@ __all__ = [
     "StatusEvent",
     "Subscription",
     "TLSError",
+    "TraceEvent",
+    "TraceRecorder",
     "connect",
     "encode_connect",
     "encode_headers",

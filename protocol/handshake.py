@@ -91,10 +91,11 @@ class Dialer:
     handshake is running) ``Connection._on_data`` puts the parsed frames there instead of
     dispatching them. ``apply_info(data, initial)`` is the connection's INFO handler."""
 
-    __slots__ = ("queue", "_loop", "_options", "_apply_info")
+    __slots__ = ("queue", "tracer", "_loop", "_options", "_apply_info")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, options: Any, apply_info: Callable[[dict, bool], None]) -> None:
         self.queue: Optional[asyncio.Queue] = None
+        self.tracer: Any = None  # a protocol.trace.Tracer while tracing (set by the session)
         self._loop = loop
         self._options = options
         self._apply_info = apply_info
@@ -149,7 +150,10 @@ class Dialer:
             connect = self._connect_json(server, info.data)
             transport = proto.transport
             assert transport is not None
-            transport.writelines([encode_connect(connect), *restore, PING])
+            first = [encode_connect(connect), *restore, PING]
+            transport.writelines(first)
+            if self.tracer is not None:
+                self.tracer.outbound(first)
             # Frames that are not part of the handshake (messages for restored subscriptions,
             # a permission error for one of them) are kept, in order, and dispatched after it.
             leftover: list = []
@@ -166,6 +170,8 @@ class Dialer:
                     self._apply_info(frame.data, False)
                 elif isinstance(frame, Ping):
                     transport.write(PONG)
+                    if self.tracer is not None:
+                        self.tracer.outbound([PONG])
                 elif not isinstance(frame, Ok):
                     leftover.append(frame)
             while not queue.empty():

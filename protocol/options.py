@@ -191,12 +191,18 @@ class ConnectOptions:
     inbox_prefix: str = INBOX_PREFIX
     drain_timeout: float = 30.0
     flush_timeout: float = 10.0
+    # On an INFO with ``ldm`` (lame duck mode), move to another known server before being evicted.
+    lame_duck_leave: bool = True
     # Status callbacks (the events() iterator is the primary interface).
     error_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     disconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     reconnected_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     closed_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
     lame_duck_cb: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    # Wire trace (protocol.trace): called with every TraceEvent in and out; None and $NATS_TRACE
+    # unset = off. trace_preview: hex/ASCII preview of the first N payload bytes (None: $NATS_TRACE_PREVIEW).
+    trace: Optional[Callable[..., Any]] = field(default=None, repr=False)
+    trace_preview: Optional[int] = None
 
     def __post_init__(self) -> None:
         if isinstance(self.servers, str):
@@ -209,7 +215,7 @@ class ConnectOptions:
         parts = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in _SECRET_FIELDS or f.name.endswith("_cb"):
+            if f.name in _SECRET_FIELDS or f.name.endswith("_cb") or f.name == "trace":
                 if value:
                     parts.append(f"{f.name}=<set>")
                 continue

@@ -45,7 +45,7 @@ def immutable_view(payload: Any) -> bool:
 class Outbox:
     """Queued outbound parts and the one flush per loop turn."""
 
-    __slots__ = ("parts", "nbytes", "transport", "flush_handle", "paused", "_writable", "_loop")
+    __slots__ = ("parts", "nbytes", "transport", "flush_handle", "paused", "tracer", "_writable", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.parts: list = []
@@ -53,6 +53,7 @@ class Outbox:
         self.transport: Optional[asyncio.Transport] = None
         self.flush_handle: Optional[asyncio.Handle] = None
         self.paused = False
+        self.tracer: Any = None  # a protocol.trace.Tracer while tracing: sees each batch written
         self._writable: Optional[asyncio.Future] = None
         self._loop = loop
 
@@ -75,6 +76,8 @@ class Outbox:
         self.parts = []
         self.nbytes = 0
         transport.writelines(parts)
+        if self.tracer is not None:
+            self.tracer.outbound(parts)
 
     def flush_early(self) -> None:
         """Flush now instead of at the end of the loop turn (``FLUSH_THRESHOLD`` reached)."""
@@ -101,6 +104,8 @@ class Outbox:
         transport, self.transport = self.transport, None
         if transport is not None and write_through and self.parts and not transport.is_closing():
             transport.writelines(self.parts)
+            if self.tracer is not None:
+                self.tracer.outbound(self.parts)
         self.parts = []
         self.nbytes = 0
         self.release_writers()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from typing import Any, Callable, Optional
 
@@ -48,11 +49,16 @@ from .request import Requests
 from .state import ConnectionState, check_transition
 from .status import Events, describe
 from .subtable import SubscriptionTable
+from .trace import make_tracer
 from .transport import NatsProtocol
 from .wire import DEFAULT_MAX_PAYLOAD, PING, PONG
 
 # A remembered auth error is forgotten once a connection to that server has stayed up this long.
 AUTH_ERROR_RESET_AFTER = 10.0
+# Lame duck mode: leave within a random pause up to this many seconds (the server's grace period
+# is 10 s by default), after waiting at most LAME_DUCK_QUIET_WAIT for pending requests and a flush.
+LAME_DUCK_LEAVE_JITTER = 1.0
+LAME_DUCK_QUIET_WAIT = 2.0
 
 __all__ = ["Session"]
 
@@ -84,6 +90,8 @@ class Session:
         self._set_max_payload = set_max_payload
         set_max_payload(DEFAULT_MAX_PAYLOAD)
         ob = self.outbox = Outbox(loop)
+        # Wire trace (protocol.trace): None when off, so each hook costs one `if` per batch.
+        self.tracer = ob.tracer = make_tracer(options.trace, options.trace_preview)
         self.events = Events(loop, options, self._current_url)
         ka = self.keepalive = Keepalive(
             loop,
@@ -98,6 +106,7 @@ class Session:
         self.requests = Requests(loop, options, self.table, ob.write_now)
         self.permissions = PermissionRouter(loop, self.requests, self.table, ka, is_closed, self._keep_error, self.report_error)
         self._dialer = Dialer(loop, options, self._apply_info)
+        self._dialer.tracer = self.tracer
         self.reconnector = Reconnector(
             loop,
             options,
@@ -125,6 +134,10 @@ class Session:
         except ProtocolError as err:
             frames = getattr(err, "frames", [])
             error = err
+        if self.tracer is not None:
+            self.tracer.inbound(frames)
+            if error is not None:
+                self.tracer.note("in", "PROTOCOL-ERROR", str(error))
         hs = self._dialer.queue
         if hs is not None:
             for f in frames:
@@ -199,7 +212,9 @@ class Session:
             self.broken(err)
             return
         was_ldm = bool(self.info.get("ldm")) and not initial
-        self.info = info
+        # The handshake's INFO replaces; a later (asynchronous) INFO only updates: it omits what
+        # did not change, such as the ``nonce`` (ADR-5 of the client protocol).
+        self.info = info if initial else {**self.info, **info}
         self._set_max_payload(mp)
         self.parser.max_payload = inbound_cap(self.options.max_inbound_frame, mp)
         urls = info.get("connect_urls")
@@ -207,6 +222,29 @@ class Session:
             self.pool.add_discovered(urls)
         if info.get("ldm") and not initial and not was_ldm:  # once per connection (ADR-5)
             self.events.emit("lame_duck")
+            if self.options.lame_duck_leave and len(self.pool.servers) > 1:
+                self.loop.create_task(self._leave_lame_duck(self.proto))
+
+    async def _leave_lame_duck(self, proto: Optional[NatsProtocol]) -> None:
+        """Leave a server in lame duck mode before it evicts us, for another one in the pool.
+
+        After a random pause (spreading its clients over :data:`LAME_DUCK_LEAVE_JITTER`), wait
+        (bounded) until no request awaits a reply and everything written has been processed
+        (a flush), then reconnect: the current server is tried last.
+        """
+        await asyncio.sleep(random.uniform(0, LAME_DUCK_LEAVE_JITTER))
+        deadline = self.loop.time() + LAME_DUCK_QUIET_WAIT
+        mux = self.requests.mux
+        while mux is not None and mux.futures and self.loop.time() < deadline and self.proto is proto:
+            await asyncio.sleep(0.01)
+        if self.proto is not proto or self.state is not _CONNECTED:
+            return
+        try:
+            await self._client.flush(timeout=LAME_DUCK_QUIET_WAIT)
+        except NatsError:
+            return  # the connection broke meanwhile: the reconnect is under way already
+        if self.proto is proto and self.state is _CONNECTED:
+            self.broken(ConnectionClosedError("server is in lame duck mode: moving to another server"))
 
     # Errors and events -------------------------------------------------------------------------
     def _current_url(self) -> str:

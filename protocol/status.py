@@ -40,10 +40,11 @@ class Events:
     """The listener queues and status callbacks of one connection. ``current_url()`` names the
     server an event is about."""
 
-    __slots__ = ("listeners", "_loop", "_options", "_current_url")
+    __slots__ = ("listeners", "hooks", "_loop", "_options", "_current_url")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, options: Any, current_url: Callable[[], str]) -> None:
         self.listeners: list[asyncio.Queue] = []
+        self.hooks: list[Callable[[StatusEvent], Any]] = []  # called at once (EventStream.sync)
         self._loop = loop
         self._options = options
         self._current_url = current_url
@@ -53,6 +54,11 @@ class Events:
         for q in list(self.listeners):
             if q.qsize() < _LISTENER_QUEUE_MAX:
                 q.put_nowait(event)
+        for hook in list(self.hooks):
+            try:
+                hook(event)
+            except Exception:  # a hook must not break the connection
+                pass
         opts = self._options
         cb = {
             "disconnected": opts.disconnected_cb,
@@ -76,6 +82,7 @@ class EventStream:
     def __init__(self, events: Events, is_closed: bool) -> None:
         self._events = events
         self._queue: asyncio.Queue = asyncio.Queue()
+        self._hooks: list[Callable[[StatusEvent], Any]] = []
         self._done = False
         if is_closed:
             self._queue.put_nowait(StatusEvent("closed"))
@@ -94,9 +101,19 @@ class EventStream:
             self.close()
         return event
 
+    def sync(self, hook: Callable[[StatusEvent], Any]) -> None:
+        """Also call ``hook(event)`` at the moment each event happens, before anything else runs
+        (for ``disconnected``: before a reconnect replays the buffered messages). It must not
+        block; ``close()`` removes it."""
+        self._events.hooks.append(hook)
+        self._hooks.append(hook)
+
     def close(self) -> None:
         if self._queue in self._events.listeners:
             self._events.listeners.remove(self._queue)
+        for hook in self._hooks:
+            if hook in self._events.hooks:
+                self._events.hooks.remove(hook)
 
 
 def describe(err: Optional[BaseException]) -> str:

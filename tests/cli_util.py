@@ -19,7 +19,7 @@ NO_EMBEDDED = "/dev/null/no-embedded-server-in-tests"
 
 
 def cli_env(data_dir: Optional[Path] = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k != "OBJSTORE_DEBUG"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_") and k not in ("OBJSTORE_DEBUG", "OBJSTORE_PORT")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["OBJSTORE_DATA_DIR"] = str(data_dir) if data_dir else NO_EMBEDDED
     env.update(extra)

@@ -8,6 +8,7 @@ under pytest-asyncio's auto mode.
 - ``server_factory``  function scope: ``server_factory(config="", jetstream=True, **kw) -> NatsServer``
                       (started); every server it made is closed at teardown.
 - ``module_server``   module scope: one started single JetStream server for a whole module.
+- ``interop_server``  session scope: the one server of the interop peer matrix.
 - ``nats_cluster``    module scope: a started 3-node JetStream cluster with a meta leader.
 """
 
@@ -73,6 +74,17 @@ def server_factory() -> Iterator[ServerFactory]:
             srv.terminate()
         for srv in created:
             srv.close()
+
+
+@pytest.fixture(scope="session")
+def interop_server() -> Iterator[NatsServer]:
+    """The one server the interop peer matrix (tests/test_interop_peers*.py) runs on."""
+    srv = NatsServer()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
 
 
 @pytest.fixture(scope="module")

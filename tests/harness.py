@@ -156,6 +156,42 @@ def _quote(path: str | Path) -> str:
 # Single server
 
 
+def _js_api(port: int, api: str, body: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """One JetStream API request over a raw socket (the sans-I/O parser reads the reply).
+
+    Returns the JSON reply, ``{"error": {...}}`` for a timeout or no responders, or ``None``
+    when the server refuses an anonymous connection (-ERR).
+    """
+    from protocol.frames import Err, Msg
+    from protocol.parser import Parser
+
+    parser = Parser()
+    payload = body.encode()
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(
+            b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+            b"SUB _INBOX.harness.probe 1\r\n"
+            + f"PUB $JS.API.{api} _INBOX.harness.probe {len(payload)}\r\n".encode()
+            + payload + b"\r\n"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                return None
+            for frame in parser.feed(data):
+                if isinstance(frame, Err):
+                    return None
+                if isinstance(frame, Msg):
+                    if not frame.data:  # a status message (503 no responders)
+                        return {"error": {"description": "no responders"}}
+                    return json.loads(frame.data)
+    return {"error": {"description": "timeout"}}
+
+
 class NatsServer:
     """One ``nats-server`` process with a generated config file.
 
@@ -465,10 +501,37 @@ class NatsCluster:
             for s in self.servers:
                 s.wait_ready(timeout=self.timeout)
             self.wait_meta_leader()
+            self.wait_placement()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_placement(self, timeout: float | None = None) -> None:
+        """Return once the meta leader can place a stream on every node.
+
+        A meta leader that sees every peer as current may still answer 10005 ("insufficient
+        resources"/no suitable peers) for an R``size`` stream until it has each peer's JetStream
+        stats. So the cluster is only called ready after a probe stream with ``size`` replicas is
+        created (then deleted): tests never have to retry a create. A config whose auth refuses
+        the probe's anonymous connection skips the probe.
+        """
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        config = json.dumps({"name": "HARNESS_PLACEMENT_PROBE", "subjects": ["harness.placement.probe"],
+                             "num_replicas": len(self.servers), "storage": "memory"})
+        last = ""
+        while time.monotonic() < deadline:
+            reply = _js_api(self.servers[0].port, "STREAM.CREATE.HARNESS_PLACEMENT_PROBE", config)
+            if reply is None:  # auth refused the probe: nothing to wait on
+                return
+            err = reply.get("error")
+            if not err:
+                _js_api(self.servers[0].port, "STREAM.DELETE.HARNESS_PLACEMENT_PROBE", "")
+                return
+            last = json.dumps(err)
+            time.sleep(0.1)
+        raise HarnessError(f"cluster cannot place an R{len(self.servers)} stream after {limit:.0f}s: {last}")
 
     def jsz(self, index: int) -> dict[str, Any] | None:
         """The ``/jsz`` monitoring document of node ``index``, or ``None`` if it does not answer."""

@@ -312,8 +312,8 @@ def test_errors_exit_codes_and_no_traceback(nats_url: str, tmp_path: Path) -> No
     ok("add", "b", url=nats_url)
     res = cli("get", "b", "x", url=nats_url)
     assert res.returncode == 1 and res.stderr.decode() == "objstore: object 'x' not found in bucket 'b'\n"
-    res = cli("add", "bad.name", url=nats_url)
-    assert res.returncode == 1 and "invalid bucket name" in err_line(res)
+    res = cli("add", "bad.name", url=nats_url)  # a usage error, found before connecting
+    assert res.returncode == 2 and "invalid bucket name" in err_line(res)
     res = cli("add", "b", "--storage", "memory", url=nats_url)  # exists with different settings
     assert res.returncode == 1 and "exists" in err_line(res)
     # connection refused
@@ -472,12 +472,16 @@ def test_embedded_default_server(tmp_path: Path) -> None:
 
 def test_serve_runs_in_the_foreground_until_interrupted(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-m", "objstore", "serve"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=_env(data_dir), cwd=ROOT)
+    with socket.socket() as s:  # never the default port 4222: it may be the user's
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "objstore", "serve", "--foreground", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env(data_dir),
+                            cwd=ROOT)
     pid = None
     try:
         line = _line_reader(proc.stdout).get(timeout=20).decode()
-        assert "embedded nats-server running at nats://127.0.0.1:" in line and str(data_dir) in line
+        assert f"embedded nats-server running at nats://127.0.0.1:{port}" in line and str(data_dir) in line
         status = json.loads(ok("--json", "serve", "--status", data_dir=data_dir).stdout)
         pid = status["pid"]
         assert status["running"] and status["url"] in line

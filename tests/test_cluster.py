@@ -259,3 +259,80 @@ def test_pool_discovered_servers_take_scheme_and_credentials_of_the_given_ones()
     assert added.url == "tls://10.0.0.2:4222"
     assert (added.user, added.password) == ("u", "p")
     assert "p@" not in repr(added)
+
+
+async def test_lame_duck_client_leaves_before_eviction():
+    """With a long grace period the server would evict its clients only after 30 s: the client
+    leaves on its own (after a flush), for another node, and the node is still serving."""
+    ldm_conf = 'lame_duck_duration: "60s"\nlame_duck_grace_period: "30s"'
+    with NatsCluster(3, config=ldm_conf) as cl:
+        nc = await connect(cl.urls[0], **FAST)
+        events = nc.events()
+        try:
+            await eventually(lambda: len(nc.discovered_servers) == 2, what="discovery")
+            sub = await nc.subscribe("ldm.early")
+            await nc.publish("ldm.early", b"before")
+            os.kill(cl.servers[0].pid, signal.SIGUSR2)
+            seen = await wait_event(events, "reconnected", timeout=10)
+            assert [e.kind for e in seen] == ["lame_duck", "disconnected", "reconnected"]
+            assert "lame duck" in str(seen[1].error)
+            assert nc.connected_url in _other_urls(cl, 0)
+            assert cl.servers[0].running  # it left; it was not evicted (the grace period is 30 s)
+            assert (await sub.next_msg(timeout=2)).data == b"before"
+            await nc.publish("ldm.early", b"after")
+            assert (await sub.next_msg(timeout=2)).data == b"after"
+        finally:
+            await nc.close()
+
+
+async def test_lame_duck_leave_can_be_turned_off():
+    """``lame_duck_leave=False``: the client reports lame duck mode and stays until evicted."""
+    ldm_conf = 'lame_duck_duration: "30s"\nlame_duck_grace_period: "3s"'
+    with NatsCluster(2, config=ldm_conf) as cl:
+        nc = await connect(cl.urls[0], lame_duck_leave=False, **FAST)
+        events = nc.events()
+        try:
+            await eventually(lambda: len(nc.discovered_servers) == 1, what="discovery")
+            os.kill(cl.servers[0].pid, signal.SIGUSR2)
+            assert [e.kind for e in await wait_event(events, "lame_duck", timeout=5)] == ["lame_duck"]
+            await asyncio.sleep(1.5)  # the client would have left by now (1 s jitter + flush)
+            assert nc.connected_url == cl.urls[0]
+            await wait_event(events, "reconnected", timeout=10)  # evicted after the grace period
+            assert nc.connected_url in _other_urls(cl, 0)
+        finally:
+            await nc.close()
+
+
+async def test_async_info_keeps_the_nonce():
+    """An asynchronous INFO (here: a node leaves the cluster, so ``connect_urls`` changes)
+    carries no nonce; ``server_info`` keeps the handshake's nonce and takes the new URLs."""
+    from jwt_util import NKey
+
+    user = NKey.new("user")
+    with NatsCluster(3, config=f"authorization {{ users: [ {{ nkey: {user.public} }} ] }}") as cl:
+        nc = await connect(cl.urls[0], nkey_seed=user.seed, **FAST)
+        try:
+            urls = lambda: set(nc.server_info.get("connect_urls") or [])  # noqa: E731
+            await eventually(lambda: len(urls()) >= 2 and nc.server_info.get("nonce"), what="discovery")
+            nonce, before = nc.server_info["nonce"], urls()
+            cl.servers[2].stop()
+            await eventually(lambda: urls() and urls() < before, what="async INFO")
+            assert nc.server_info.get("nonce") == nonce
+        finally:
+            await nc.close()
+
+
+async def test_fresh_cluster_places_r3_streams_at_once():
+    """The cluster fixture returns only once an R3 stream can be placed: creating one right after
+    start never answers 10005 (no suitable peers), so no test retries a create."""
+    import objstore
+
+    for _ in range(2):
+        with NatsCluster(3) as cl:
+            nc = await objstore.connect(cl.url)
+            try:
+                js = nc.jetstream(timeout=10.0)
+                store = await js.create_object_store(bucket="fresh", replicas=3)
+                assert (await store.status()).replicas == 3
+            finally:
+                await nc.close()

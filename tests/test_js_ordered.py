@@ -142,7 +142,7 @@ async def test_gap_while_caught_up(js: jetstream.JetStream) -> None:
     await js.add_stream(name="G", subjects=["g"], storage="memory")
     for i in range(5):
         await js.publish("g", b"%d" % i)
-    async with js.ordered_consumer("G", idle_heartbeat=0.2) as oc:
+    async with js.ordered_consumer("G", idle_heartbeat=0.2, watch_deletion=False) as oc:
         first = await take(oc, 5)
         assert [m.seq for m in first] == [1, 2, 3, 4, 5]
         await js.delete_consumer("G", oc.name)
@@ -152,6 +152,22 @@ async def test_gap_while_caught_up(js: jetstream.JetStream) -> None:
         assert [m.seq for m in more] == [6, 7, 8]
         assert oc.resets >= 1
         await _nothing_for(oc, 0.5)
+
+
+async def test_deleted_consumer_is_recreated_on_the_advisory(js: jetstream.JetStream) -> None:
+    """With the default 5 s heartbeats, a consumer deleted while idle would be noticed after two
+    missed heartbeats (10 s). The server's consumer-deleted advisory makes it at once: the new
+    messages arrive well within 4 s, through a re-created consumer."""
+    await js.add_stream(name="ADV", subjects=["adv"], storage="memory")
+    await js.publish("adv", b"0")
+    async with js.ordered_consumer("ADV") as oc:
+        assert [m.seq for m in await take(oc, 1)] == [1]
+        old = oc.name
+        await js.delete_consumer("ADV", old)
+        await js.publish("adv", b"1")
+        assert [m.seq for m in await take(oc, 1, timeout=4)] == [2]
+        assert oc.deletions_seen == 1 and oc.resets == 1 and oc.name != old
+    assert (await js.stream_info("ADV")).state.consumer_count == 0
 
 
 # --------------------------------------------------------------------------------------------------

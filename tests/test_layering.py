@@ -6,7 +6,9 @@ absolute or relative, is resolved to a dotted module name. Forbidden:
 - an upward edge: protocol importing jetstream/objstore, jetstream importing objstore;
 - any NATS client library (``nats``, i.e. nats-py) or the distribution name ``natsobj``;
 - asyncio / socket / ssl in protocol's sans-I/O modules (they are fed bytes and return frames);
-- any third-party import, except ``nkeys`` loaded lazily (inside a function body).
+- any third-party import, except ``nkeys`` loaded lazily (inside a function body), and ``fsspec``
+  in the fsspec extra's own modules (``objstore.fsspec_fs``, ``objstore.fsspec_file``), which no
+  other module imports.
 
 ``importlib.import_module("x")`` and ``__import__("x")`` with a literal name count as imports.
 """
@@ -29,6 +31,9 @@ SANS_IO_MODULES = {
 }
 SANS_IO_BANNED = {"asyncio", "socket", "ssl"}
 LAZY_THIRD_PARTY = {"nkeys"}  # optional extras: allowed only inside a function
+# An optional extra's own modules: they may import it at module level, and no other module of the
+# library may import them (so the runtime imports without the extra installed).
+EXTRA_MODULES = {"objstore.fsspec_fs": {"fsspec"}, "objstore.fsspec_file": {"fsspec"}}
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 
@@ -103,7 +108,9 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
     for imp in collect_imports(source, module, is_package):
         top = imp.target.split(".")[0]
         where = f"{module}:{imp.lineno} imports {imp.target}"
-        if top in BANNED_EVERYWHERE:
+        if module not in EXTRA_MODULES and any(imp.target == m or imp.target.startswith(m + ".") for m in EXTRA_MODULES):
+            problems.append(f"{where}: an optional extra's module, imported only by its own modules")
+        elif top in BANNED_EVERYWHERE:
             problems.append(f"{where}: no NATS client library / self-distribution import")
         elif top in LAYERS:
             if own_rank is not None and LAYERS[top] > own_rank:
@@ -111,6 +118,8 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
         elif top in STDLIB:
             if module in SANS_IO_MODULES and top in SANS_IO_BANNED:
                 problems.append(f"{where}: sans-I/O module must not use {top}")
+        elif top in EXTRA_MODULES.get(module, ()):
+            continue
         elif top in LAZY_THIRD_PARTY:
             if not imp.lazy:
                 problems.append(f"{where}: optional dependency must be imported lazily (in a function)")
@@ -162,6 +171,9 @@ def test_module_respects_layering(path: Path) -> None:
         ("protocol.headers", False, "import ssl", "sans-I/O"),
         ("protocol.auth", False, "import nkeys", "lazily"),
         ("objstore.models", False, "import attrs", "third-party"),
+        ("objstore.models", False, "import fsspec", "third-party"),
+        ("objstore.store", False, "from .fsspec_fs import NatsObjFileSystem", "optional extra"),
+        ("objstore", True, "from .fsspec_file import NatsObjFile", "optional extra"),
     ],
 )
 def test_checker_flags_forbidden_import(module: str, is_package: bool, source: str, needle: str) -> None:
@@ -178,6 +190,7 @@ def test_checker_flags_forbidden_import(module: str, is_package: bool, source: s
         ("protocol.connection", False, "import asyncio\nimport ssl\nfrom .parser import Parser"),
         ("protocol.parser", False, "from .frames import Msg\nfrom . import errors\nimport json"),
         ("protocol.auth", False, "def load():\n    import nkeys\n    return nkeys"),
+        ("objstore.fsspec_fs", False, "import fsspec\nfrom fsspec.asyn import sync\nfrom .fsspec_file import NatsObjFile"),
     ],
 )
 def test_checker_accepts_allowed_imports(module: str, is_package: bool, source: str) -> None:

@@ -2,7 +2,7 @@
 (``objstore``, ``python -m objstore``). The library never imports this package.
 
 Every command talks to one server: ``--server`` / ``$NATS_URL`` or, with neither, the embedded
-``nats-server`` (started on first use, reused afterwards; see ``objstore serve``). Built on the
+``nats-server`` (reused when running, e.g. after ``objstore serve``; else started on first use). Built on the
 ``objstore`` public API only. Exit codes: 0 success, 1 runtime error (not found, digest
 mismatch, server error, connection refused ...), 2 usage error, 130 interrupted (Ctrl-C),
 143 terminated (SIGTERM); ``watch`` and ``serve`` end with 0 on Ctrl-C / SIGTERM.
@@ -21,7 +21,8 @@ What it does better than ``nats object``:
 Layout: :mod:`.app` (``main()``, errors to exit codes), :mod:`.parser` (the parser, built from
 :mod:`.registry`), :mod:`.values` (sizes, durations), :mod:`.runtime` (the command context,
 connecting), :mod:`.format` (output), :mod:`.progress` (the progress bar), :mod:`.output` (where
-``get`` writes), :mod:`.embedded` (the embedded server), :mod:`.demo` (``make run``), and
+``get`` writes), :mod:`.explain` (errors in the user's words, ``--json`` error documents),
+:mod:`.embedded` (the embedded server), :mod:`.demo` (``make run``), and
 :mod:`.commands`: one module per command group, each registering its commands, so a new command
 is one new file there.
 """

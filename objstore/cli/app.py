@@ -8,6 +8,7 @@ before connecting, ending with 0 on a signal) is declared in their :class:`~.reg
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -15,6 +16,9 @@ from typing import Optional
 
 from protocol import NatsError
 
+from .. import BadBucketError
+from ..subjects import validate_bucket
+from .explain import error_doc, explain, human
 from .parser import build_parser
 from .registry import Command
 from .runtime import (
@@ -26,7 +30,6 @@ from .runtime import (
     CliError,
     Ctx,
     UsageError,
-    describe_error,
     run_connected,
     server_url,
 )
@@ -44,6 +47,28 @@ def _stdout_gone() -> None:
         pass
 
 
+def _check_bucket(args: object) -> None:
+    """A malformed BUCKET argument is a usage error, found before connecting (or starting the
+    embedded server). ``BUCKET/PREFIX`` forms are left to their command."""
+    bucket = getattr(args, "bucket", None)
+    if isinstance(bucket, str) and "/" not in bucket:
+        try:
+            validate_bucket(bucket)
+        except BadBucketError as e:
+            raise UsageError(str(e)) from None
+
+
+def _report(args: object, e: BaseException) -> None:
+    """The one ``objstore: ...`` stderr line, and with ``--json`` the error document on stdout."""
+    if getattr(args, "json", False):
+        try:
+            sys.stdout.write(json.dumps(error_doc(e), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+    sys.stderr.write(f"{PROG}: {human(e, bool(getattr(args, 'verbose', False)))}\n")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,10 +80,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             return cmd.handler(args)
         if cmd.check is not None:
             cmd.check(args)
+        _check_bucket(args)
         ctx = Ctx(args)
         url = server_url(args, ctx)
-        return asyncio.run(run_connected(ctx, url, cmd.handler))
-    except UsageError as e:
+        return asyncio.run(run_connected(ctx, url, cmd.handler, explain))
+    except (UsageError, BadBucketError) as e:
         getattr(args, "subparser", parser).error(str(e))
     except KeyboardInterrupt:
         if cmd.until_signal:
@@ -77,7 +103,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         _stdout_gone()
         return EXIT_ERROR
     except (NatsError, OSError, CliError, ValueError) as e:
-        err.write(f"{PROG}: {describe_error(e)}\n")
+        _report(args, e)
         return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback on request
         if os.environ.get("OBJSTORE_DEBUG"):

@@ -18,6 +18,7 @@ from protocol import NatsError
 
 from .. import BadObjectMetaError, ObjectInfo, ObjectNotFoundError
 from ..sync_plan import Entry, file_metadata, unsafe_reason
+from .explain import check_room
 from .format import info_to_json
 from .local_tree import UnsafeTarget, scan, target_path
 from .progress import format_size
@@ -40,6 +41,8 @@ def _files_to_put(a: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]
         raise UsageError("stdin ('-') can only be put alone (with --name)")
     if a.name:
         raise UsageError("--name names one object: with several files (or -r) use --prefix")
+    if getattr(a, "resume", False):
+        raise UsageError("--resume carries on one FILE's put; with several files (or -r) rerun without it")
     out: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     for path in paths:
@@ -69,6 +72,7 @@ async def put_many(ctx: Ctx, headers: Optional[dict[str, list[str]]]) -> int:
     done: list[dict[str, Any]] = []
     failed: list[tuple[str, str]] = []
     total = sum(os.path.getsize(p) for _, p in files)
+    await check_room(ctx, store, total)  # the bucket's max_bytes, before anything is sent
     bar = ctx.bar(total, f"put {len(files)} files")
     moved = {"bytes": 0}
 
@@ -95,7 +99,8 @@ async def put_many(ctx: Ctx, headers: Optional[dict[str, list[str]]]) -> int:
                     bar(moved["bytes"])
 
                 info = await store.put(name, f, description=a.description, headers=headers, metadata=metadata,
-                                       chunk_size=a.chunk_size, progress=progress, size_hint=st.st_size)
+                                       chunk_size=a.chunk_size, progress=progress, size_hint=st.st_size,
+                                       ttl=getattr(a, "ttl", None))
             doc = info_to_json(info)
             doc["skipped"] = False
             done.append(doc)

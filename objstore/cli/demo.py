@@ -4,7 +4,8 @@
 With no server given, the CLI starts (or reuses) the embedded ``nats-server`` on loopback with a
 persistent store. The demo creates a bucket, puts a generated 64 MiB file (with a progress bar
 on a terminal), lists, shows the object's info, gets it back verified into a second file and
-prints the bucket status. A server the demo started is stopped at the end.
+prints the bucket status. A server the demo started is stopped at the end; the last line says how
+to keep one running for the README's library examples and how to remove the demo bucket.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from . import embedded
 
@@ -58,7 +60,19 @@ def main() -> int:
         if not was_running and embedded.running_url() is not None:
             embedded.stop()
             print("\nembedded nats-server stopped (it was started by this demo)")
+    cli = _cli_name()
+    print(f"\nnext: '{cli} serve' keeps a server running for the README's library examples "
+          f"('{cli} serve --stop' stops it); '{cli} rm-bucket demo -f' removes the demo bucket")
     return 0
+
+
+def _cli_name() -> str:
+    """How to run the CLI from here: the venv's ``objstore`` script (relative when shorter)."""
+    script = Path(sys.executable).parent / "objstore"
+    if not script.is_file():
+        return f"{sys.executable} -m objstore"
+    rel = os.path.relpath(script)
+    return rel if len(rel) < len(str(script)) and not rel.startswith("../..") else str(script)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ later commands reuse it; :func:`stop` ends it.
 One server per data directory: starting and stopping happen under an exclusive ``flock`` on
 ``server.lock``, so commands started at the same time on a fresh machine start one server and
 the others reuse it. A recorded PID is used only while its command line still names this
-directory's ``server.conf`` (never a recycled PID).
+directory's ``server.conf`` (never a recycled PID). Reading that state (is it running, where)
+belongs to :mod:`objstore.local_server`, which ``objstore.connect()`` also uses.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ from typing import Iterator, Optional
 
 from protocol import NatsError
 
-__all__ = ["data_dir", "find_binary", "ensure_running", "running_url", "running_pid", "stop", "EmbeddedServerError"]
+from ..local_server import data_dir, pid_alive, port_answers, read_int, running_pid, running_url
+
+__all__ = ["data_dir", "find_binary", "ensure_running", "running_url", "running_pid", "port_free", "stop",
+           "EmbeddedServerError"]
 
 
 LOCK_FILE = "server.lock"
@@ -42,14 +46,6 @@ LOCK_TIMEOUT = 60.0  # seconds a command waits for another one starting or stopp
 
 class EmbeddedServerError(NatsError):
     """The embedded server could not be found, started or stopped."""
-
-
-def data_dir() -> Path:
-    env = os.environ.get("OBJSTORE_DATA_DIR")
-    if env:
-        return Path(env).expanduser().absolute()
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return (Path(base) / "natsobj").absolute()
 
 
 def find_binary() -> str:
@@ -70,47 +66,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be listened on now (nothing else holds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
     return True
-
-
-def _answers(port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            return s.recv(4).startswith(b"INFO")
-    except OSError:
-        return False
-
-
-def _read_int(path: Path) -> Optional[int]:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _is_ours(pid: int, d: Path) -> bool:
-    """Whether process ``pid`` is the nats-server of ``d`` (its command line names ``d``'s
-    server.conf), so a recycled PID is never reused or signalled. Without /proc: trusted."""
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return not Path("/proc/self").exists() and _alive(pid)
-    except OSError:
-        return _alive(pid)
-    return os.fsencode(str(d / "server.conf")) in args
-
-
-def _recorded_pid(d: Path) -> Optional[int]:
-    pid = _read_int(d / "server.pid")
-    return pid if pid and _alive(pid) and _is_ours(pid, d) else None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -143,23 +107,10 @@ def _locked(d: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def running_url(directory: Optional[Path] = None) -> Optional[str]:
-    """The URL of the embedded server of ``directory`` if it is running and answering."""
-    d = directory or data_dir()
-    pid = _recorded_pid(d)
-    port = _read_int(d / "server.port")
-    if pid and port and _answers(port):
-        return f"nats://127.0.0.1:{port}"
-    return None
-
-
-def running_pid(directory: Optional[Path] = None) -> Optional[int]:
-    """The process id of the embedded server of ``directory`` if that process is alive."""
-    return _recorded_pid(directory or data_dir())
-
-
-def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0) -> tuple[str, bool]:
+def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0, port: Optional[int] = None) -> tuple[str, bool]:
     """Start the embedded server unless it already runs. Returns ``(url, started_now)``.
+
+    A new server listens on ``port`` (``objstore serve``) or, with None, on a free port.
 
     Under the data directory's lock: of several commands started at once, one starts the
     server and the others wait, then reuse it. A recorded server that is alive but does not
@@ -169,26 +120,29 @@ def ensure_running(directory: Optional[Path] = None, timeout: float = 15.0) -> t
     if url:
         return url, False
     with _locked(d, timeout + LOCK_TIMEOUT):
-        pid = _recorded_pid(d)
-        port = _read_int(d / "server.port")
+        pid = running_pid(d)
+        recorded = read_int(d / "server.port")
         if pid:
             deadline = time.monotonic() + timeout
-            while port and time.monotonic() < deadline and _alive(pid):
-                if _answers(port, 0.2):
-                    return f"nats://127.0.0.1:{port}", False
+            while recorded and time.monotonic() < deadline and pid_alive(pid):
+                if port_answers(recorded, 0.2):
+                    return f"nats://127.0.0.1:{recorded}", False
                 time.sleep(0.05)
-            if _alive(pid):
+            if pid_alive(pid):
                 raise EmbeddedServerError(
-                    f"the embedded nats-server (pid {pid}) runs but does not answer on port {port}; "
+                    f"the embedded nats-server (pid {pid}) runs but does not answer on port {recorded}; "
                     f"see {d / 'server.log'} ('objstore serve --stop' stops it)"
                 )
-        return _start(d, timeout), True
+        return _start(d, timeout, port), True
 
 
-def _start(d: Path, timeout: float) -> str:
+def _start(d: Path, timeout: float, port: Optional[int]) -> str:
     binary = find_binary()
     store = d / "jetstream"
-    port = _free_port()
+    if port is None:
+        port = _free_port()
+    elif not port_free(port):
+        raise EmbeddedServerError(f"port {port} on 127.0.0.1 is in use (another nats-server?); choose one with --port")
     conf = d / "server.conf"
     _write_atomic(conf,
         "# written by objstore: the embedded server (loopback only)\n"
@@ -214,7 +168,7 @@ def _start(d: Path, timeout: float) -> str:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise EmbeddedServerError(f"nats-server exited with code {proc.returncode}; see {d / 'server.log'}")
-            if _answers(port, 0.2):
+            if port_answers(port, 0.2):
                 return f"nats://127.0.0.1:{port}"
             time.sleep(0.05)
         raise EmbeddedServerError(f"nats-server did not start within {timeout}s; see {d / 'server.log'}")
@@ -234,19 +188,19 @@ def stop(directory: Optional[Path] = None, timeout: float = 10.0) -> bool:
     if not d.is_dir():
         return False
     with _locked(d):
-        pid = _recorded_pid(d)
+        pid = running_pid(d)
         if not pid:
             (d / "server.pid").unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
             time.sleep(0.05)
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
         (d / "server.pid").unlink(missing_ok=True)
         return True

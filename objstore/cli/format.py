@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .. import ObjectInfo, ObjectStoreStatus
+from ..config import user_metadata
 from .progress import format_size
 
 
@@ -61,6 +62,7 @@ def info_to_json(info: ObjectInfo) -> dict[str, Any]:
         "metadata": dict(info.metadata) if info.metadata else {},
         "link": None if link is None else {"bucket": link.bucket, "name": link.name},
         "nuid": info.nuid or None,
+        "expires": iso_time(info.expires, precise=True) if info.expires else None,
     }
 
 
@@ -79,10 +81,49 @@ def status_to_json(st: ObjectStoreStatus) -> dict[str, Any]:
         "max_bytes": max_bytes if max_bytes and max_bytes > 0 else None,
         "compression": st.compression,
         "fast_ingest": st.fast_ingest,
-        "metadata": dict(st.metadata) if st.metadata else {},
+        "allow_msg_ttl": st.allow_msg_ttl,
+        "metadata": user_metadata(st.metadata),  # without the server's own _nats.* keys
         "backing_store": st.backing_store,
         "stream": getattr(cfg, "name", None),
     }
+
+
+# Bucket settings as ``edit`` and ``add`` name them: (label, --json key of status_to_json).
+SETTINGS = {
+    "description": ("description", "description"),
+    "ttl": ("ttl", "ttl_seconds"),
+    "max_bytes": ("max size", "max_bytes"),
+    "storage": ("storage", "storage"),
+    "replicas": ("replicas", "replicas"),
+    "compression": ("compression", "compression"),
+    "fast_ingest": ("fast ingest", "fast_ingest"),
+    "metadata": ("metadata", "metadata"),
+    "sealed": ("sealed", "sealed"),
+}
+
+
+def setting_text(key: str, value: Any) -> str:
+    """A bucket setting's value as a person reads it (``1h``, ``1.0 GiB``, ``unlimited``, ...)."""
+    if key == "description":
+        return repr(value) if value else "none"
+    if key in ("ttl", "ttl_seconds"):
+        return human_duration(value)
+    if key == "max_bytes":
+        return format_size(value) if value and value > 0 else "unlimited"
+    if key == "compression":
+        return "s2" if value else "none"
+    if key in ("fast_ingest", "sealed"):
+        return "yes" if value else "no"
+    if key == "metadata":
+        return ", ".join(f"{k}={v}" for k, v in sorted((value or {}).items())) or "none"
+    return str(value)
+
+
+def setting_changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """``(label, --json key, before, after)`` for each bucket setting that differs between two
+    ``status_to_json`` documents; ``setting_text(key, value)`` shows a value."""
+    return [(label, key, before.get(key), after.get(key))
+            for label, key in SETTINGS.values() if before.get(key) != after.get(key)]
 
 
 def print_table(rows: list[list[str]], headers: list[str], right: set[int], out: Any) -> None:

@@ -1,5 +1,6 @@
 """Owns the ``objstore`` argument parser: the global connection and output options (accepted
-before or after the command name), the help epilog, and one subparser per registered command,
+before or after the command name), the help epilog, ``--version``, and one subparser per registered command (its own options
+first in ``--help`` and in its usage line, then the connection options as a separate group),
 built from :mod:`.registry` after every module of :mod:`.commands` has been imported.
 
 It must not name a command: the commands declare their own arguments.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import pkgutil
 from typing import Any
 
@@ -72,6 +74,28 @@ def _add_global_options(p: argparse.ArgumentParser, sub: bool) -> None:
     g.add_argument("--json", action="store_true", default=d(False), help="print results as one JSON document")
     g.add_argument("-q", "--quiet", action="store_true", default=d(False),
                    help="no progress bars, notes or result lines (data, tables and JSON still print)")
+    g.add_argument("--trace", action="store_true", default=d(False),
+                   help="print every protocol frame in and out to stderr (credentials redacted)")
+    g.add_argument("-v", "--verbose", action="store_true", default=d(False),
+                   help="errors also name the server's JetStream error code (--json output always does)")
+
+
+def version() -> str:
+    """The installed distribution's version (``natsobj``), or the source tree's when not installed."""
+    try:
+        return importlib.metadata.version("natsobj")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _own_usage(p: argparse.ArgumentParser) -> str:
+    """The usage line of a command's own arguments, with the connection options as one mention
+    (their list follows the command's options in ``--help``)."""
+    text = p.format_usage().rstrip("\n")
+    if text.startswith("usage: "):
+        text = text[len("usage: "):]
+    indent = " " * (len("usage: ") + len(p.prog) + 1)
+    return (text + "\n" + indent + "[connection and output options]").replace("%", "%%")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_global_options(parser, sub=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for cmd in load_commands():
         p = subs.add_parser(cmd.name, help=cmd.help, description=cmd.describe())
         p.set_defaults(spec=cmd, subparser=p)
         if cmd.arguments is not None:
             cmd.arguments(p)
+        p.usage = _own_usage(p)
+        p._optionals.title = f"{cmd.name} options"  # argparse has no public setter for it
         _add_global_options(p, sub=True)
     return parser

@@ -8,11 +8,14 @@ redraws one line with ``\\r`` at most ``1 / min_interval`` times a second: bytes
 percentage, a bar, the average rate and the ETA. It draws nothing unless ``stream`` is a
 terminal, and nothing for transfers of at most ``threshold`` bytes (1 MiB): when the total is
 unknown (a pipe) the bar appears once that many bytes have gone through. ``close()`` draws the
-final state and ends the line (only if something was drawn).
+final state and ends the line (only if something was drawn); a bar closed while an exception
+propagates (the ``finally`` of a failed or interrupted transfer) ends with ``interrupted`` or
+``failed`` instead of the elapsed time, never as if the transfer had completed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import time
@@ -53,6 +56,14 @@ def _is_tty(stream: Any) -> bool:
         return bool(isatty and isatty())
     except (OSError, ValueError):
         return False
+
+
+def _outcome(exc: Optional[BaseException]) -> Optional[str]:
+    if exc is None:
+        return None
+    if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+        return "interrupted"
+    return "failed"
 
 
 class ProgressBar:
@@ -113,17 +124,21 @@ class ProgressBar:
             return
         self._draw(now)
 
-    def close(self) -> None:
-        """Draw the final state and end the line (if the bar was ever drawn)."""
+    def close(self, outcome: Optional[str] = None) -> None:
+        """Draw the final state and end the line (if the bar was ever drawn). ``outcome``:
+        ``"interrupted"`` or ``"failed"`` end the line with that word instead of the time taken;
+        by default it is read from the exception propagating, if any (close() in a ``finally``)."""
         if self._closed:
             return
         self._closed = True
         if self._last_draw is None:
             return
-        self._draw(self._clock(), final=True)
+        if outcome is None:
+            outcome = _outcome(sys.exc_info()[1])
+        self._draw(self._clock(), final=outcome or True)
         self._write("\n")
 
-    def render(self, now: Optional[float] = None, final: bool = False, width: int = 0) -> str:
+    def render(self, now: Optional[float] = None, final: "bool | str" = False, width: int = 0) -> str:
         """The status line; with ``width``, the bar shrinks (or goes) and the label is cut to fit."""
         now = self._clock() if now is None else now
         elapsed = max(now - self.started, 1e-9)
@@ -136,7 +151,9 @@ class ProgressBar:
             frac = 0.0
             amount = format_size(self.done)
         tail = f"  {format_rate(rate)}"
-        if final:
+        if isinstance(final, str):
+            tail += f"  {final}"
+        elif final:
             tail += f"  in {format_duration(elapsed)}"
         elif total and rate > 0:
             tail += f"  ETA {format_duration(max(total - self.done, 0) / rate)}"
@@ -156,7 +173,7 @@ class ProgressBar:
         line = label + amount + bar + tail
         return line[:width] if width > 0 else line
 
-    def _draw(self, now: float, final: bool = False) -> None:
+    def _draw(self, now: float, final: "bool | str" = False) -> None:
         width = shutil.get_terminal_size((80, 24)).columns - 1
         line = self.render(now, final, width if width > 20 else 0)
         pad = " " * max(self._last_len - len(line), 0)

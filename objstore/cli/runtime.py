@@ -18,6 +18,7 @@ import sys
 from typing import Any, Awaitable, Callable, Optional
 
 from protocol import NatsError
+from protocol.trace import stderr_sink
 
 from .. import connect
 from . import embedded
@@ -47,7 +48,17 @@ class UsageError(Exception):
 
 
 class CliError(Exception):
-    """An expected runtime failure with a ready message: exit code 1."""
+    """An expected runtime failure with a ready message: exit code 1. ``err_code`` / ``code``:
+    the JetStream codes of the server error it restates (kept in ``--json`` and ``-v`` output);
+    ``kind``: the error's name in ``--json``; ``details``: more ``--json`` fields."""
+
+    def __init__(self, message: str, *, err_code: Optional[int] = None, code: Optional[int] = None,
+                 kind: Optional[str] = None, details: Optional[dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.err_code = err_code
+        self.code = code
+        self.kind = kind
+        self.details = details
 
 
 def describe_error(err: BaseException) -> str:
@@ -68,6 +79,7 @@ class Ctx:
         self.args = args
         self.json = bool(getattr(args, "json", False))
         self.quiet = bool(getattr(args, "quiet", False))
+        self.verbose = bool(getattr(args, "verbose", False))
         self.timeout = float(args.timeout)
         self.idle_timeout = max(self.timeout, MIN_IDLE_TIMEOUT)
         self.out = sys.stdout
@@ -75,6 +87,7 @@ class Ctx:
         self.js: Any = None
         self.embedded = False  # connected to the embedded server (no --server / $NATS_URL)
         self.interrupted: Optional[int] = None  # the signal (SIGINT / SIGTERM) that asked us to stop
+        self.put_size: Optional[int] = None  # the size of the object being put, when known (error texts)
 
     def check_interrupted(self) -> None:
         """Raise CancelledError once a signal arrived. Transfer loops call it for every chunk:
@@ -127,7 +140,10 @@ def server_url(args: argparse.Namespace, ctx: Ctx) -> str:
     return url
 
 
-async def run_connected(ctx: Ctx, url: str, handler: Callable[[Ctx], Awaitable[int]]) -> int:
+async def run_connected(ctx: Ctx, url: str, handler: Callable[[Ctx], Awaitable[int]],
+                        explain: Optional[Callable[[Ctx, BaseException], Awaitable[BaseException]]] = None) -> int:
+    """Connect, run ``handler(ctx)`` and close. A NatsError the handler raises is passed, while
+    still connected, through ``explain`` (which may restate it in the user's words)."""
     args = ctx.args
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -160,10 +176,17 @@ async def run_connected(ctx: Ctx, url: str, handler: Callable[[Ctx], Awaitable[i
             tls_key=_option(args, "tls_key"),
             connect_timeout=ctx.timeout,
             max_reconnect_attempts=3,
+            trace=stderr_sink if getattr(args, "trace", False) else None,
         )
         try:
             ctx.js = nc.jetstream(timeout=ctx.timeout)
-            return await handler(ctx)
+            try:
+                return await handler(ctx)
+            except NatsError as err:
+                better = await explain(ctx, err) if explain is not None and ctx.interrupted is None else err
+                if better is err:
+                    raise
+                raise better from err
         finally:
             try:
                 await asyncio.wait_for(nc.close(), 5.0)

@@ -1,5 +1,6 @@
 """Owns the bucket commands: ``add``, ``buckets``, ``status``, ``seal`` and ``rm-bucket``, their
-arguments and their output. ``add`` of a memory-storage bucket on the embedded server says
+arguments and their output, and :func:`show_bucket` (also ``info BUCKET``). ``add`` of an existing
+bucket with other settings names each one that differs (and says when it is sealed). ``add`` of a memory-storage bucket on the embedded server says
 (stderr, and ``note`` in ``--json``) that it does not survive a restart of that server.
 
 Built on the ``objstore`` public API only; it must not talk to the wire or pick exit codes for
@@ -11,10 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..format import exact_size, human_duration, one_line, print_pairs, print_table, status_to_json
+from ... import BucketExistsError
+from ..format import SETTINGS, exact_size, human_duration, one_line, print_pairs, print_table, setting_text, status_to_json
 from ..progress import format_size
 from ..registry import command
-from ..runtime import EXIT_OK, PROG, Ctx, UsageError
+from ..runtime import EXIT_OK, PROG, CliError, Ctx, UsageError
 from ..values import arg_duration, arg_kv, arg_size
 
 
@@ -34,24 +36,47 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compression", action="store_true", help="compress stored data (S2)")
     p.add_argument("--fast-ingest", action="store_true",
                    help="allow ADR-50 fast-ingest batches (server 2.14+): puts send chunks without an ack each")
+    p.add_argument("--allow-msg-ttl", action="store_true",
+                   help="allow per-object TTLs (put --ttl; ADR-43, server 2.11+; cannot be turned off)")
     p.add_argument("--metadata", type=arg_kv("=", "--metadata"), action="append", metavar="KEY=VALUE",
                    help="bucket metadata (repeatable)")
+
+
+def exists_error(bucket: str, err: BucketExistsError) -> CliError:
+    """``add`` of an existing bucket with other settings: each differing setting, in words."""
+    diffs = [(k, have, want) for k, have, want in err.differences if k != "sealed"]
+    parts = [f"{SETTINGS[k][0]} is {setting_text(k, have)} (asked {setting_text(k, want)})" for k, have, want in diffs]
+    if err.sealed:
+        text = f"bucket {bucket!r} exists and is sealed (read-only)"
+        if parts:
+            text += "; it also differs: " + ", ".join(parts)
+    else:
+        text = f"bucket {bucket!r} exists with different settings: " + (", ".join(parts) or "stream settings differ")
+        if diffs and all(k != "storage" for k, _, _ in diffs):
+            text += f"; '{PROG} edit {bucket}' changes them in place"
+    details = {"bucket": bucket, "sealed": err.sealed,
+               "differences": [{"setting": k, "existing": have, "asked": want} for k, have, want in err.differences]}
+    return CliError(text, kind=type(err).__name__, details=details)
 
 
 @command("add", 10, "create a bucket (no change if it exists with the same settings)", arguments=_add_arguments)
 async def cmd_add(ctx: Ctx) -> int:
     a = ctx.args
-    store = await ctx.js.create_object_store(
-        bucket=a.bucket,
-        description=a.description,
-        ttl=a.ttl or None,
-        max_bytes=a.max_bytes if a.max_bytes else -1,
-        storage=a.storage,
-        replicas=a.replicas,
-        compression=a.compression,
-        fast_ingest=a.fast_ingest,
-        metadata=dict(a.metadata) if a.metadata else None,
-    )
+    try:
+        store = await ctx.js.create_object_store(
+            bucket=a.bucket,
+            description=a.description,
+            ttl=a.ttl or None,
+            max_bytes=a.max_bytes if a.max_bytes else -1,
+            storage=a.storage,
+            replicas=a.replicas,
+            compression=a.compression,
+            fast_ingest=a.fast_ingest,
+            allow_msg_ttl=a.allow_msg_ttl,
+            metadata=dict(a.metadata) if a.metadata else None,
+        )
+    except BucketExistsError as err:
+        raise exists_error(a.bucket, err) from err
     st = await store.status()
     note = None
     if ctx.embedded and st.storage == "memory":
@@ -87,7 +112,12 @@ async def cmd_buckets(ctx: Ctx) -> int:
 
 @command("status", 30, "show a bucket's status", arguments=_bucket)
 async def cmd_status(ctx: Ctx) -> int:
-    st = await (await ctx.store(ctx.args.bucket)).status()
+    return await show_bucket(ctx, ctx.args.bucket)
+
+
+async def show_bucket(ctx: Ctx, bucket: str) -> int:
+    """A bucket's status (``status BUCKET``, ``info BUCKET``): --json or ``Key: value`` lines."""
+    st = await (await ctx.store(bucket)).status()
     doc = status_to_json(st)
     if ctx.json:
         ctx.emit_json(doc)
@@ -103,12 +133,12 @@ async def cmd_status(ctx: Ctx) -> int:
         ("Replicas", str(doc["replicas"])),
         ("Compression", "s2" if doc["compression"] else "none"),
         ("Fast ingest", "yes" if doc["fast_ingest"] else "no"),
+        ("Object TTLs", "allowed" if doc.get("allow_msg_ttl") else "no"),
         ("Sealed", "yes" if doc["sealed"] else "no"),
         ("Stream", doc["stream"] or ""),
     ]
-    for k, v in sorted(doc["metadata"].items()):
-        if not k.startswith("_nats."):  # the server's own bookkeeping (kept in --json)
-            lines.append((f"Metadata {k}", v))
+    for k, v in sorted(doc["metadata"].items()):  # without the server's own _nats.* keys
+        lines.append((f"Metadata {k}", v))
     print_pairs(lines, ctx.out)
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from typing import Any, Optional
 from protocol import NatsError
 
 from ... import DigestMismatchError
+from ...download import download
 from ...reader import write_all
 from ..bulk import get_many
 from ..format import exact_size, info_to_json, one_line
@@ -47,6 +48,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-r", "--recursive", action="store_true", help="NAME is a prefix (default: everything): like --prefix")
     p.add_argument("-o", "--output", metavar="FILE", help="target file or directory ('-' = stdout, the default)")
     p.add_argument("-n", "--no-clobber", action="store_true", help="do not replace an existing file (exit 1 instead)")
+    p.add_argument("--resume", action="store_true",
+                   help="with -o FILE: download through FILE.part (kept if interrupted) and carry on from it")
 
 
 @command("get", 70, "fetch an object, verified (or every object under --prefix into -o DIR)", arguments=_arguments,
@@ -68,6 +71,10 @@ async def cmd_get(ctx: Ctx) -> int:
     if target.kind == "stdout" and ctx.json:
         raise UsageError("--json needs -o FILE for get (the object's data goes to stdout)")
     store = await ctx.store(a.bucket)
+    if getattr(a, "resume", False):
+        if target.kind != "file":
+            raise UsageError("--resume needs -o FILE (a regular file)")
+        return await _get_resumable(ctx, store, target)
     reader = await store.reader(a.name, idle_timeout=ctx.idle_timeout)
     info = reader.info
     t0 = time.perf_counter()
@@ -199,6 +206,34 @@ async def _get_through(ctx: Ctx, reader: Any, target: Target) -> None:
                 sink.close()
             except OSError:
                 pass
+
+
+async def _get_resumable(ctx: Ctx, store: Any, target: Target) -> int:
+    """``--resume``: the library's :func:`objstore.download.download` through FILE.part."""
+    a = ctx.args
+    if getattr(a, "no_clobber", False) and os.path.exists(target.path):
+        raise CliError(f"{target.shown} exists (-n)")
+    bar = ctx.bar(None, f"get {one_line(a.name, 30)}")
+
+    def progress(done: int, total: Optional[int]) -> None:
+        ctx.check_interrupted()
+        bar(done, total)
+
+    t0 = time.perf_counter()
+    try:
+        info = await download(store, a.name, target.path, resume=True, progress=progress)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    t = info.transfer or {}
+    if ctx.json:
+        doc = info_to_json(info)
+        doc.update(path=target.shown, written_in_place=False, verified=True, transfer=t, elapsed_seconds=round(elapsed, 6))
+        ctx.emit_json(doc)
+    else:
+        ctx.say(f"got {a.bucket}/{a.name} -> {target.shown}: {exact_size(info.size)}, "
+                f"{exact_size(t.get('resumed_bytes', 0))} kept from {target.shown}.part, digest verified, {elapsed:.2f}s")
+    return EXIT_OK
 
 
 def _check_verified(reader: Any) -> None:

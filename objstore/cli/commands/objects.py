@@ -13,18 +13,21 @@ from ... import ObjectMeta
 from ..format import exact_size, info_to_json, iso_time, link_text, print_pairs
 from ..progress import format_size
 from ..registry import command
+from .buckets import show_bucket
 from ..runtime import EXIT_OK, Ctx, UsageError
 
 
 def _info_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the object (without it: the bucket, as 'status' shows it)")
     p.add_argument("--deleted", action="store_true", help="also show a deleted object's last info")
 
 
-@command("info", 90, "show an object's info", arguments=_info_arguments)
+@command("info", 90, "show an object's info (or, with no NAME, the bucket's)", arguments=_info_arguments)
 async def cmd_info(ctx: Ctx) -> int:
     a = ctx.args
+    if a.name is None:
+        return await show_bucket(ctx, a.bucket)
     info = await (await ctx.store(a.bucket)).get_info(a.name, show_deleted=a.deleted)
     doc = info_to_json(info)
     if ctx.json:
@@ -38,6 +41,8 @@ async def cmd_info(ctx: Ctx) -> int:
         chunk = f" of up to {format_size(info.chunk_size)}" if info.chunk_size else ""
         lines.append(("Chunks", f"{info.chunks}{chunk}"))
         lines.append(("Digest", info.digest or ""))
+        if info.digest:
+            lines.append(("SHA-256 (hex)", info.digest_hex))  # as sha256sum prints it
     lines.append(("Modified", iso_time(info.mtime, precise=True) or ""))
     if info.description:
         lines.append(("Description", info.description))

@@ -1,6 +1,8 @@
 """Owns ``objstore put BUCKET FILE|- [--if-absent]``: reads a file or stdin into
 ``store.put`` (the library's writer does the chunking, hashing and cleanup) and reports what the
 server acknowledged, not what was read. ``--if-absent`` checks first and skips an existing name.
+Before uploading, a file that cannot fit the bucket's max_bytes is refused, and a ``/dev/fd`` path
+(``<(cmd)``) needs ``--name`` (:mod:`..explain`).
 
 Built on the ``objstore`` public API only; it must not publish chunks itself.
 """
@@ -16,11 +18,12 @@ from typing import Any, Optional
 
 from ... import BadObjectMetaError, ObjectNotFoundError
 from ..bulk import put_many
+from ..explain import check_room, needs_name
 from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
 from ..registry import command
 from ..runtime import EXIT_OK, CliError, Ctx, UsageError
-from ..values import arg_kv, arg_positive_size
+from ..values import arg_kv, arg_positive_duration, arg_positive_size
 
 
 def _headers_arg(pairs: Optional[list[tuple[str, str]]]) -> Optional[dict[str, list[str]]]:
@@ -46,6 +49,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="object metadata (repeatable)")
     p.add_argument("--chunk-size", type=arg_positive_size, metavar="SIZE",
                    help="chunk size (default 128KiB; capped at the server's max payload)")
+    p.add_argument("--ttl", type=arg_positive_duration, metavar="DURATION",
+                   help="the object's own lifetime (30s, 1h, 2d or seconds; at least 1s); the bucket needs --allow-msg-ttl")
+    p.add_argument("--resume", action="store_true",
+                   help="carry on an earlier, interrupted put of this FILE under this name: only the chunks "
+                        "the server lacks are sent (state in $NATSOBJ_RESUME_DIR or ~/.cache/natsobj/resume)")
     p.add_argument("--if-absent", action="store_true",
                    help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
 
@@ -68,6 +76,8 @@ async def cmd_put(ctx: Ctx) -> int:
     else:
         if os.path.isdir(a.file):
             raise CliError(f"{a.file}: is a directory")
+        if not a.name and needs_name(a.file):
+            raise UsageError(f"--name is required for {a.file} (a pipe or /dev path such as <(cmd) has no useful file name)")
         name = a.name or os.path.basename(os.path.normpath(a.file))
         src = open(a.file, "rb")
         close_src = True
@@ -79,11 +89,15 @@ async def cmd_put(ctx: Ctx) -> int:
                 size = st.st_size - (src.tell() if src.seekable() else 0)
         except (OSError, ValueError, AttributeError):
             size = None
+        resume = bool(getattr(a, "resume", False))
+        if resume and a.file == "-":
+            raise UsageError("--resume needs a FILE, not stdin")
         store = await ctx.store(a.bucket)
         if getattr(a, "if_absent", False):
             existing = await _existing(store, name)
             if existing is not None:
                 return _report_skipped(ctx, a.bucket, name, existing)
+        await check_room(ctx, store, size)
         acked = 0
         bar = ctx.bar(size, f"put {one_line(name, 30)}")
 
@@ -104,6 +118,8 @@ async def cmd_put(ctx: Ctx) -> int:
                 chunk_size=a.chunk_size,
                 progress=progress,
                 size_hint=size,
+                ttl=a.ttl,
+                resume=resume,
             )
         finally:
             bar.close()
@@ -113,7 +129,7 @@ async def cmd_put(ctx: Ctx) -> int:
             src.close()
     if ctx.json:
         doc = info_to_json(info)
-        doc.update(skipped=False, put_path=info.put_path, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
+        doc.update(skipped=False, put_path=info.put_path, transfer=info.transfer, acked_bytes=acked, elapsed_seconds=round(elapsed, 6), bytes_per_second=round(acked / elapsed) if elapsed > 0 else None)
         ctx.emit_json(doc)
     else:
         rate = f", {format_rate(acked / elapsed)}" if elapsed > 0 and acked else ""
