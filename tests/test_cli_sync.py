@@ -311,6 +311,12 @@ def test_sync_usage_errors(nats_url: str, tmp_path: Path) -> None:
         assert res.returncode == 2, (args, res.stderr)
     res = run("sync", str(tmp_path / "one"), "nobucket", url=nats_url, cache=cache)
     assert res.returncode == 1 and "nobucket" in res.stderr.decode()
+    # A sealed bucket stops the sync at the first refusal, in the user's words (not 20 failures).
+    (tmp_path / "one" / "f").write_bytes(b"x")
+    seed(nats_url, "sealed", {})
+    assert run("seal", "sealed", url=nats_url, cache=cache).returncode == 0
+    res = run("sync", str(tmp_path / "one"), "sealed", url=nats_url, cache=cache)
+    assert res.returncode == 1 and res.stderr.decode().strip() == "objstore: bucket 'sealed' is sealed (read-only)", res.stderr
 
 
 # Interrupted syncs --------------------------------------------------------------------------------

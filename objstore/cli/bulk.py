@@ -23,7 +23,7 @@ from .format import info_to_json
 from .local_tree import UnsafeTarget, scan, target_path
 from .progress import format_size
 from .runtime import EXIT_ERROR, EXIT_OK, CliError, Ctx, UsageError, describe_error
-from .sync_run import Syncer, run_bounded
+from .sync_run import FATAL, Syncer, run_bounded
 
 __all__ = ["put_many", "get_many", "CONCURRENCY"]
 
@@ -104,6 +104,8 @@ async def put_many(ctx: Ctx, headers: Optional[dict[str, list[str]]]) -> int:
             doc = info_to_json(info)
             doc["skipped"] = False
             done.append(doc)
+        except FATAL:
+            raise
         except (NatsError, OSError, BadObjectMetaError) as e:
             failed.append((name, describe_error(e)))
 

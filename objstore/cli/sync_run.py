@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
-from protocol import NatsError
+from jetstream import StreamSealedError
+from protocol import ConnectionClosedError, NatsError
 
-from .. import DigestMismatchError, ObjectInfo
+from .. import BucketNotFoundError, DigestMismatchError, ObjectInfo
 from ..reader import write_all
 from ..sync_plan import Entry, file_metadata, parse_file_metadata
 from .digest_cache import DigestCache
@@ -29,9 +30,11 @@ from .local_tree import SYNC_TEMP_SUFFIX, UnsafeTarget, hash_file, target_path
 from .output import file_mode, fsync_dir
 from .runtime import CliError, Ctx, describe_error
 
-__all__ = ["Stats", "Syncer", "MAX_FAILURES_IN_A_ROW", "run_bounded"]
+__all__ = ["FATAL", "MAX_FAILURES_IN_A_ROW", "Stats", "Syncer", "run_bounded"]
 
 MAX_FAILURES_IN_A_ROW = 20  # then the rest is not attempted (a lost server fails everything)
+# Errors that end a bulk run at once instead of being collected per object.
+FATAL = (StreamSealedError, BucketNotFoundError, ConnectionClosedError)
 
 
 @dataclass
@@ -47,28 +50,34 @@ class Stats:
 
 
 async def run_bounded(ctx: Ctx, items: Iterable[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]]) -> None:
-    """``await fn(item)`` for every item, ``concurrency`` at a time; the first exception ends
-    the run (the other workers are cancelled and awaited), and so does a signal
-    (:meth:`Ctx.check_interrupted`). No TaskGroup: Python 3.10 is supported."""
+    """``await fn(item)`` for every item, ``concurrency`` at a time. The first exception stops
+    the workers from taking more items; the transfers already under way finish (a put cut off
+    half-way would only leave chunks to purge), then it is raised. A signal
+    (:meth:`Ctx.check_interrupted`, or the command's task cancelled) stops everything at once.
+    No TaskGroup: Python 3.10 is supported."""
     it = iter(items)
+    errors: list[Exception] = []
 
     async def worker() -> None:
         for item in it:
+            if errors:
+                return
             ctx.check_interrupted()
-            await fn(item)
+            try:
+                await fn(item)
+            except Exception as e:  # noqa: BLE001 - kept and raised below (CancelledError is not one)
+                errors.append(e)
+                return
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.gather(*tasks)
     finally:
         for t in tasks:
-            t.cancel()
+            t.cancel()  # only still running when this task itself was cancelled (Ctrl-C)
         await asyncio.gather(*tasks, return_exceptions=True)
-    for t in tasks:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()  # type: ignore[misc]
-    # A worker that raised CancelledError (check_interrupted) ends "cancelled": the signal is
-    # looked at again here.
+    if errors:
+        raise errors[0]
     ctx.check_interrupted()
 
 
@@ -107,6 +116,8 @@ class Syncer:
                 self._in_a_row = 0
             except UnsafeTarget as e:
                 self.stats.not_synced.append((what(item), str(e)))
+            except FATAL:
+                raise  # every other transfer would fail the same way: the error in the user's words
             except (NatsError, OSError, CliError) as e:
                 self.stats.failed.append((what(item), describe_error(e)))
                 self._in_a_row += 1

@@ -43,6 +43,7 @@ def _check(a: argparse.Namespace) -> None:
     elif name.endswith("/"):
         name += a.src_name.rstrip("/").rsplit("/", 1)[-1]
     a.dst_name = name
+    a.bucket = a.dst_bucket  # where a sealed or full bucket stops the copy: what an error names
     if (a.src_bucket, a.src_name) == (a.dst_bucket, a.dst_name):
         raise UsageError(f"{a.source} would be copied onto itself")
 

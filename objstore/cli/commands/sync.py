@@ -102,6 +102,7 @@ def _check(a: argparse.Namespace) -> None:
     a.direction = "upload" if upload else "download"
     a.local = os.path.expanduser(local)
     a.target_bucket, a.prefix = _split_bucket(remote)
+    a.bucket = a.target_bucket  # what an error explanation names
     if upload and not os.path.isdir(a.local):
         raise UsageError(f"{local}: not a directory")
     if not upload and os.path.exists(a.local) and not os.path.isdir(a.local):
