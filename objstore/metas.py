@@ -187,7 +187,7 @@ class Metas:
                 expected = seq
                 continue
             except (NatsTimeoutError, ConnectionClosedError) as err:
-                if await self._landed(info, err, timeout):
+                if await self.landed(info, err, timeout):
                     self.remember(info.name)
                     return previous
                 continue  # not stored: publish again (still compare-and-set)
@@ -195,7 +195,7 @@ class Metas:
             return previous
         raise ObjectStoreError(f"object {info.name!r} kept changing under concurrent updates; put abandoned")
 
-    async def _landed(self, info: ObjectInfo, cause: BaseException, timeout: float) -> bool:
+    async def landed(self, info: ObjectInfo, cause: BaseException, timeout: float) -> bool:
         """Whether the stored meta of ``info.name`` is ``info`` (same nuid), read back through
         reconnects within ``timeout``. Raises MetaFateUnknown when it cannot be read."""
         loop = asyncio.get_running_loop()

@@ -105,6 +105,7 @@ class ObjectWriter:
         # sent; for others the meta is published expecting no previous version, and a conflict
         # reports the sequence of the one that exists (see Metas.replace).
         previous_task = asyncio.get_running_loop().create_task(metas.previous(info.name)) if metas.known(info.name) else None
+        meta_sent = False
         try:
             if self.plan.fits_one() and self.resume is None:
                 info.put_path = "single"
@@ -121,10 +122,14 @@ class ObjectWriter:
             previous, previous_seq = await previous_task if previous_task is not None else (None, 0)
             info.mtime = datetime.now(timezone.utc)
             extra = self._meta_ttl(info)
+            meta_sent = True
             previous = await metas.replace(info, previous, previous_seq, self.cleanup_timeout, extra)
         except BaseException as err:
             if previous_task is not None:
                 previous_task.cancel()
+            # (A resumable put keeps its chunks on every failure anyway: _fail.)
+            if meta_sent and self.resume is None and isinstance(err, asyncio.CancelledError) and await self._kept_on_cancel(err):
+                raise  # cancelled after the meta was sent, and it (maybe) landed: the chunks stay
             await self._fail(err)
             raise
         self._account(info)
@@ -237,6 +242,15 @@ class ObjectWriter:
             )
         finally:
             self._unknown, self._stored = sender.unknown, sender.stored
+
+    async def _kept_on_cancel(self, err: BaseException) -> bool:
+        """A put cancelled (Ctrl-C) while its meta was in flight: read the meta back (shielded
+        from the cancellation) before anything is purged. True when it landed, or when that
+        cannot be told: a stored meta must never be left naming purged chunks."""
+        try:
+            return await asyncio.shield(self.metas.landed(self.info, err, self.cleanup_timeout))
+        except MetaFateUnknown:
+            return True
 
     async def _fail(self, err: BaseException) -> None:
         """The one failure path: a meta of unknown fate keeps the chunks (and says so); else

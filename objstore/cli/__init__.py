@@ -17,12 +17,16 @@ What it does better than ``nats object``:
 - ``put`` reads a file or stdin and reports what the server acknowledged, not what was read.
 - Timeouts apply to each request and to pauses in a transfer, never to a whole transfer.
 - Object ``--metadata`` and headers can be set on put; ``--json`` everywhere for scripts.
+- ``sync`` moves only what differs (size, then SHA-256; local digests cached), both ways, and
+  ``put``/``get``/``ls``/``rm`` work on many objects by prefix; ``cp`` copies between buckets.
 
 Layout: :mod:`.app` (``main()``, errors to exit codes), :mod:`.parser` (the parser, built from
 :mod:`.registry`), :mod:`.values` (sizes, durations), :mod:`.runtime` (the command context,
 connecting), :mod:`.format` (output), :mod:`.progress` (the progress bar), :mod:`.output` (where
 ``get`` writes), :mod:`.explain` (errors in the user's words, ``--json`` error documents),
-:mod:`.embedded` (the embedded server), :mod:`.demo` (``make run``), and
+:mod:`.embedded` (the embedded server), :mod:`.demo` (``make run``), :mod:`.local_tree`,
+:mod:`.digest_cache` and :mod:`.sync_run` (``sync``'s local side, cache and transfers),
+:mod:`.bulk` (many-object ``put``/``get``), :mod:`.prompt` (the y/N question), and
 :mod:`.commands`: one module per command group, each registering its commands, so a new command
 is one new file there.
 """

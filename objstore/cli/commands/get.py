@@ -22,6 +22,7 @@ from protocol import NatsError
 from ... import DigestMismatchError
 from ...download import download
 from ...reader import write_all
+from ..bulk import get_many
 from ..format import exact_size, info_to_json, one_line
 from ..output import (
     TEMP_SUFFIX,
@@ -42,23 +43,30 @@ from ..runtime import EXIT_OK, CliError, Ctx, UsageError, describe_error
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("name", metavar="NAME")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the object (with -r: the prefix)")
+    p.add_argument("--prefix", metavar="P", help="get every object under P into -o DIR, mirroring '/' as folders")
+    p.add_argument("-r", "--recursive", action="store_true", help="NAME is a prefix (default: everything): like --prefix")
     p.add_argument("-o", "--output", metavar="FILE", help="target file or directory ('-' = stdout, the default)")
     p.add_argument("-n", "--no-clobber", action="store_true", help="do not replace an existing file (exit 1 instead)")
     p.add_argument("--resume", action="store_true",
                    help="with -o FILE: download through FILE.part (kept if interrupted) and carry on from it")
 
 
-@command("get", 70, "fetch an object, verified", arguments=_arguments,
+@command("get", 70, "fetch an object, verified (or every object under --prefix into -o DIR)", arguments=_arguments,
          description="Fetch an object. With -o FILE it is written to a temporary file beside FILE and "
                      "renamed into place only after its SHA-256 digest, size and chunk count are verified; "
                      "on any error FILE is left untouched. An existing FILE is replaced (as cp does), a "
                      "symlink's target is replaced (the link stays); a device, FIFO or socket is written in "
                      "place. With -o DIR/ the file is DIR/<last part of NAME>; names that could leave DIR are "
                      "refused. Without -o (or with '-o -') it goes to stdout; binary data is not printed to a "
-                     "terminal unless '-o -' is given.")
+                     "terminal unless '-o -' is given. With --prefix P (or -r FOLDER) every object under it "
+                     "is written into -o DIR, mirroring '/' as folders, each verified and renamed into place.")
 async def cmd_get(ctx: Ctx) -> int:
     a = ctx.args
+    if a.prefix is not None or a.recursive:
+        return await get_many(ctx)
+    if a.name is None:
+        raise UsageError("name the object to get (or give --prefix P / -r for several)")
     target = plan_output(a.output, a.name, no_clobber=bool(getattr(a, "no_clobber", False)))
     if target.kind == "stdout" and ctx.json:
         raise UsageError("--json needs -o FILE for get (the object's data goes to stdout)")

@@ -1,5 +1,5 @@
-"""Owns the object commands that move no data: ``ls``, ``info``, ``rm``, ``mv`` and ``link``,
-their arguments and their output (text tables and ``--json``).
+"""Owns the object commands that move no data: ``info``, ``mv`` and ``link``, their arguments
+and their output (text and ``--json``); ``ls`` and ``rm`` have their own modules.
 
 Built on the ``objstore`` public API only; it must not talk to the wire or pick exit codes for
 errors (``app`` does). Transfers live in ``put`` and ``get``.
@@ -10,41 +10,11 @@ from __future__ import annotations
 import argparse
 
 from ... import ObjectMeta
-from ..format import exact_size, info_to_json, iso_time, link_text, one_line, print_pairs, print_table
+from ..format import exact_size, info_to_json, iso_time, link_text, print_pairs
 from ..progress import format_size
 from ..registry import command
 from .buckets import show_bucket
 from ..runtime import EXIT_OK, Ctx, UsageError
-
-
-def _ls_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("--deleted", action="store_true", help="include deleted objects")
-
-
-@command("ls", 80, "list a bucket's objects", arguments=_ls_arguments)
-async def cmd_ls(ctx: Ctx) -> int:
-    a = ctx.args
-    store = await ctx.store(a.bucket)
-    infos = sorted(await store.list(show_deleted=a.deleted), key=lambda i: i.name)
-    if ctx.json:
-        ctx.emit_json([info_to_json(i) for i in infos])
-        return EXIT_OK
-    if not infos:
-        ctx.note(f"bucket {a.bucket!r} is empty")
-        return EXIT_OK
-    rows = []
-    for i in infos:
-        name = i.name
-        if i.is_link():
-            name += f" -> {link_text(i)}"
-        if i.deleted:
-            name += " (deleted)"
-        size = "-" if i.is_link() or i.deleted else format_size(i.size)
-        chunks = "-" if i.is_link() or i.deleted else str(i.chunks)
-        rows.append([name, size, chunks, iso_time(i.mtime) or "", one_line(i.description)])
-    print_table(rows, ["NAME", "SIZE", "CHUNKS", "MODIFIED", "DESCRIPTION"], {1, 2}, ctx.out)
-    return EXIT_OK
 
 
 def _info_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,22 +56,6 @@ async def cmd_info(ctx: Ctx) -> int:
     if info.nuid:
         lines.append(("NUID", info.nuid))
     print_pairs(lines, ctx.out)
-    return EXIT_OK
-
-
-def _rm_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bucket", metavar="BUCKET")
-    p.add_argument("name", metavar="NAME")
-
-
-@command("rm", 100, "delete an object", arguments=_rm_arguments)
-async def cmd_rm(ctx: Ctx) -> int:
-    a = ctx.args
-    await (await ctx.store(a.bucket)).delete(a.name)
-    if ctx.json:
-        ctx.emit_json({"bucket": a.bucket, "name": a.name, "deleted": True})
-    else:
-        ctx.say(f"deleted {a.bucket}/{a.name}")
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ import time
 from typing import Any, Optional
 
 from ... import BadObjectMetaError, ObjectNotFoundError
+from ..bulk import put_many
 from ..explain import check_room, needs_name
 from ..format import exact_size, info_to_json, one_line
 from ..progress import format_rate
@@ -37,6 +38,9 @@ def _headers_arg(pairs: Optional[list[tuple[str, str]]]) -> Optional[dict[str, l
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bucket", metavar="BUCKET")
     p.add_argument("file", metavar="FILE|-")
+    p.add_argument("more", metavar="FILE", nargs="*", help="more files (each named by its base name)")
+    p.add_argument("-r", "--recursive", action="store_true", help="put every file under each DIR (names relative to DIR)")
+    p.add_argument("--prefix", metavar="P/", help="put the objects under this prefix (with several files or -r)")
     p.add_argument("-n", "--name", help="object name (default: the file's base name; required for '-')")
     p.add_argument("--description", help="object description")
     p.add_argument("-H", "--header", type=arg_kv(":", "-H"), action="append", metavar="KEY:VALUE",
@@ -54,11 +58,15 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="skip (exit 0, 'skipped') when the object already exists instead of replacing it")
 
 
-@command("put", 60, "store a file (or stdin) as an object", arguments=_arguments,
+@command("put", 60, "store a file (or stdin) as an object; several files, or a directory with -r", arguments=_arguments,
          description="Store FILE (or stdin with '-') as an object, replacing any previous version only "
-                     "once every chunk is acknowledged. Reports the bytes the server acknowledged.")
+                     "once every chunk is acknowledged. Reports the bytes the server acknowledged. With "
+                     "several FILEs each is named by its base name; with -r every file under DIR by its path "
+                     "relative to DIR; --prefix P/ goes before those names.")
 async def cmd_put(ctx: Ctx) -> int:
     a = ctx.args
+    if a.more or a.recursive or a.prefix:
+        return await put_many(ctx, _headers_arg(a.header))
     if a.file == "-":
         if not a.name:
             raise UsageError("--name is required when reading from stdin ('-')")
