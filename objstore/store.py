@@ -111,6 +111,7 @@ class ObjectStore(LinkVerbs):
         meta: Optional[ObjectMeta] = None,
         progress: Optional[Progress] = None,
         size_hint: Optional[int] = None,
+        window: Optional[int] = None,
     ) -> ObjectInfo:
         """Store ``data`` under ``name`` (replacing any previous version) and return its info.
 
@@ -120,7 +121,8 @@ class ObjectStore(LinkVerbs):
         bad headers or filename raise BadObjectHeaderError (see ``inputs.check_source`` and
         ``validate.validate_object_meta``). ``meta`` (an ObjectMeta) may carry
         name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
-        the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
+        the server acknowledges chunks. ``window`` bounds the chunk bytes in flight (default: 16 chunks and
+        at least 8 MiB pipelined, 16 MiB for a fast-ingest batch). Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
         """
         if meta is not None:
@@ -133,6 +135,8 @@ class ObjectStore(LinkVerbs):
                     raise LinkNotAllowedError("a link cannot be set when putting an object; use add_link")
                 chunk_size = chunk_size or meta.options.effective_chunk_size
         validate_object_name(name)
+        if window is not None and (type(window) is not int or window < 1):
+            raise BadObjectMetaError(f"window must be a positive number of bytes, not {window!r}")
         validate_object_meta(description=description, headers=headers, metadata=metadata, filename=filename)
         source = resolve_source(data)
         if filename:
@@ -149,7 +153,7 @@ class ObjectStore(LinkVerbs):
             options=ObjectMetaOptions(max_chunk_size=plan.chunk_size),
         )
         self._metas.check_size(info)
-        writer = ObjectWriter(self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress)
+        writer = ObjectWriter(self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress, window=window)
         return await writer.write()
 
     # Get -------------------------------------------------------------------------------------

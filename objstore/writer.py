@@ -43,7 +43,7 @@ class ObjectWriter:
     description, headers, metadata, options and the fresh nuid). ``await writer.write()``
     returns ``info`` completed with size, chunks, digest and mtime."""
 
-    __slots__ = ("bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "_unknown", "_stored")
+    __slots__ = ("bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "window", "_unknown", "_stored")
 
     def __init__(
         self,
@@ -55,6 +55,7 @@ class ObjectWriter:
         *,
         cleanup_timeout: float,
         progress: Optional[Progress] = None,
+        window: Optional[int] = None,
     ) -> None:
         self.bucket = bucket
         self.metas = metas
@@ -63,6 +64,7 @@ class ObjectWriter:
         self.plan = plan  # plan.size: the total when known up front (progress, one-chunk path)
         self.progress = progress
         self.cleanup_timeout = cleanup_timeout
+        self.window = window  # chunk bytes in flight (None: the defaults below / fast_put's)
         self.verifier = ChunkVerifier(name=info.name)
         # What became of the chunks if the put fails: whether some chunk's fate is unknown (it
         # may be stored even after a purge) and whether any was stored. Neither: nothing to purge.
@@ -121,7 +123,7 @@ class ObjectWriter:
         subject = self.bucket.chunk_subject(self.info.nuid)
         take = self.verifier.take
         progress, total = self.progress, self.plan.size
-        pub = self.bucket.js.publisher(max_pending_bytes=max(_WINDOW_CHUNKS * cs, _MIN_WINDOW))
+        pub = self.bucket.js.publisher(max_pending_bytes=self.window or max(_WINDOW_CHUNKS * cs, _MIN_WINDOW))
         await pub.start()
         try:
             reported = 0
@@ -146,7 +148,7 @@ class ObjectWriter:
 
     async def _publish_fast(self) -> None:
         """ADR-50 fast ingest (``fast_put``): one flow-controlled batch, no ack per chunk."""
-        sender = FastChunks(self.bucket)
+        sender = FastChunks(self.bucket) if self.window is None else FastChunks(self.bucket, self.window)
         try:
             await sender.send(
                 self.bucket.chunk_subject(self.info.nuid), self.source.chunks(self.plan.chunk_size),
