@@ -34,7 +34,7 @@ from .inputs import Source, resolve_source
 from .links import LinkVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
-from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
+from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, read_all, read_into, verified_chunks, writable_view, write_all
 from .subjects import validate_object_name
 from .validate import validate_object_meta
 from .watch import ObjectWatcher, scan_latest
@@ -196,19 +196,29 @@ class ObjectStore(LinkVerbs):
         the error is raised; a non-seekable one keeps what was written, and the error's
         ``bytes_written`` says how much (see ``reader.write_all``)."""
         reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
-        info = reader.info
         async with reader:
             if writeinto is not None:
                 await write_all(reader, writeinto, progress)
                 return b""
-            # The chunks (already separate bytes objects from the parser) are joined once into
-            # one allocation of the known size: a single copy, never `bytes +=`.
-            chunks: list[bytes] = []
-            async for chunk in reader:
-                chunks.append(chunk)
-                if progress is not None:
-                    progress(reader.bytes_read, info.size)
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return await read_all(reader, progress)
+
+    async def get_into(
+        self,
+        name: str,
+        buffer: Any,
+        show_deleted: bool = False,
+        *,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        progress: Optional[Progress] = None,
+    ) -> int:
+        """Read the object into ``buffer`` (a ``bytearray`` or writable ``memoryview`` of exactly
+        the object's size: ``BadBufferError`` otherwise, before anything is read), each chunk
+        copied once, nothing else held; returns the bytes written. Verified like ``get``; on
+        any failure what was written is zeroed before the error is raised."""
+        reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
+        view = writable_view(buffer, reader.info)
+        async with reader:
+            return await read_into(reader, view, progress)
 
     async def stream(
         self, name: str, *, verified: bool = False, spool_over: int = DEFAULT_SPOOL_OVER, **kwargs: Any
