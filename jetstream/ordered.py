@@ -216,11 +216,40 @@ class OrderedConsumer:
 
     # Iteration ---------------------------------------------------------------------------------
     async def __anext__(self) -> JsMsg:
+        # Fast path: the next data message of the current consumer is already queued; it is
+        # handed out right here (no nested coroutine, no timer). Anything else takes _next.
+        sub = self._sub
+        if sub is not None and self.idle_timeout is None and not self._closed:
+            try:
+                msg = sub.next_nowait()
+            except NatsError:  # a slow-consumer report: let _next handle it as always
+                return await self._next(None, reset=True)
+            if msg is None:
+                return await self._next(None)
+            reply = msg.reply
+            prefix = self._ack_prefix
+            if reply.startswith(prefix):
+                parts = reply[len(prefix) :].split(".")
+                if len(parts) == 5:
+                    try:
+                        cseq, sseq, pending_n = int(parts[2]), int(parts[1]), int(parts[4])
+                    except ValueError:
+                        cseq = 0  # not a v1 ACK subject after all: _next parses it fully
+                    if cseq == self._expected_cseq:
+                        self._expected_cseq = cseq + 1
+                        self._last_sseq = sseq
+                        self.num_pending = pending_n
+                        if pending_n == 0:
+                            self.caught_up = True
+                        return JsMsg(msg, seq=sseq)
+            return await self._next(None, first=msg)
         return await self._next(None)
 
-    async def _next(self, deadline: Optional[float]) -> JsMsg:
+    async def _next(self, deadline: Optional[float], first: Optional[Msg] = None, reset: bool = False) -> JsMsg:
         if not self._started:
             await self.start()
+        if reset:
+            await self._reset()
         idle = self.idle_timeout
         loop: Any = None
         if idle is not None or deadline is not None:
@@ -235,7 +264,8 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             try:
-                queued = sub.next_nowait()  # already queued: no await, no timer
+                queued = sub.next_nowait() if first is None else first  # queued: no await, no timer
+                first = None
                 if queued is not None:
                     msg: Msg = queued
                 else:

@@ -154,6 +154,8 @@ class Parser:
         last_subject = ""
         last_raw_sid = None
         last_sid = 0
+        last_raw_size = None
+        last_size = 0
         while pos < n:
             end = find(b"\r\n", pos)
             if end < 0:
@@ -190,11 +192,16 @@ class Parser:
                         raise ProtocolError(f"MSG with a non-numeric sid: {data[pos:end][:64]!r}")
                     last_raw_sid = raw_sid
                     last_sid = int(raw_sid)
-                if not raw_size.isdigit():
-                    raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
-                size = int(raw_size)
-                if size > max_payload:
-                    raise ProtocolError(f"server announced a MSG of {size} bytes, above the inbound frame cap of {max_payload}")
+                if raw_size != last_raw_size:  # and a size (a stream of chunks, of same-sized messages)
+                    if not raw_size.isdigit():
+                        raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
+                    size = int(raw_size)
+                    if size > max_payload:
+                        raise ProtocolError(f"server announced a MSG of {size} bytes, above the inbound frame cap of {max_payload}")
+                    last_raw_size = raw_size
+                    last_size = size
+                else:
+                    size = last_size
                 start = end + 2
                 stop = start + size
                 if stop + 2 > n:

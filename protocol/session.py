@@ -13,8 +13,9 @@ talks to), ``request.Requests`` (the request mux), ``permissions.PermissionRoute
 ``handshake.Dialer``, ``reconnect.Reconnector``, ``status.Events``.
 
 Hot path (style.md 4.2 row 2b): ``data_received`` -> :meth:`on_data` feeds the parser
-synchronously, :meth:`dispatch` routes each MSG by sid straight to ``Subscription._deliver``: one
-dict lookup and one call per message, no part in between. ``-ERR`` lines are classified once
+synchronously, :meth:`dispatch` routes each run of consecutive MSGs to one sid straight to
+``Subscription._deliver_many``: one dict lookup and one call per run (a read's worth for a busy
+consumer), no part in between. ``-ERR`` lines are classified once
 (``errors.classify_server_error``).
 """
 
@@ -141,13 +142,27 @@ class Session:
         subs = self.table.by_sid
         client = self._client
         proto = self.proto
+        run: list = []  # consecutive MSGs to one sid: one lookup and one call for all of them
+        run_sid = -1
         for f in frames:
             if type(f) is Msg:
-                sub = subs.get(f.sid)
+                f._client = client
+                if f.sid != run_sid:
+                    if run:
+                        sub = subs.get(run_sid)
+                        if sub is not None:
+                            sub._deliver_many(run)
+                        run = []
+                    run_sid = f.sid
+                run.append(f)
+                continue
+            if run:
+                sub = subs.get(run_sid)
                 if sub is not None:
-                    f._client = client
-                    sub._deliver(f)
-            elif type(f) is Ping:
+                    sub._deliver_many(run)
+                run = []
+                run_sid = -1
+            if type(f) is Ping:
                 self.outbox.write_now(PONG)
             elif type(f) is Pong:
                 self.keepalive.on_pong()
@@ -160,6 +175,10 @@ class Session:
                     # it after a fatal one): what followed it there is moot. A second auth error
                     # in the same read (an expiring JWT) must not count as a failed reconnect.
                     return
+        if run:
+            sub = subs.get(run_sid)
+            if sub is not None:
+                sub._deliver_many(run)
 
     def _on_server_error(self, text: str) -> None:
         err, action = classify_server_error(text)
