@@ -19,7 +19,9 @@ nothing is silently dropped; after a failure the parser refuses further input.
 Large payloads: while a frame whose size is known is incomplete, incoming chunks are parked in a
 list (views, not copies) and the payload is built with ONE copy straight from them when enough
 bytes arrived (style.md 4.3 item 7): the control line's fields are kept from when the frame was
-first seen, so neither the partial frame nor the joined frame is ever copied as a whole.
+first seen, so neither the partial frame nor the joined frame is ever copied as a whole. (A parked
+view keeps its whole read alive: ``buffered`` counts the frame's bytes, the memory held may exceed it
+by at most one read, which asyncio bounds at 256 KiB.)
 """
 
 from __future__ import annotations
