@@ -21,7 +21,7 @@ from pathlib import Path
 from . import common
 
 # Modules that register suites; later issues add theirs here. Missing ones are skipped.
-SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.getmem"]
+SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.getmem", "bench.ordered_cpu"]
 
 
 def load_suites() -> list[common.Suite]:

@@ -27,7 +27,7 @@ from .context import JsContext
 from .errors import JetStreamError, OrderedConsumerError
 from .headers import HDR_CONSUMER_STALLED, HDR_LAST_CONSUMER
 from .models import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
-from .msg import JsMsg
+from .msg import JsMsg, delivered
 from . import subjects as subj
 from .subjects import FC_PREFIX
 
@@ -85,9 +85,21 @@ class OrderedConsumer:
         self._started = False
         self._closed = False
         self.caught_up = False
-        self.num_pending: Optional[int] = None
+        self._pending: Union[int, str, None] = None  # see num_pending
         self.resets = 0
         self.info: Any = None
+
+    @property
+    def num_pending(self) -> Optional[int]:
+        """Messages left after the last one handed out (None before the consumer exists)."""
+        pending = self._pending
+        if type(pending) is str:  # the hot path keeps the ACK subject's digits as they came
+            pending = self._pending = int(pending)
+        return pending  # type: ignore[return-value]
+
+    @num_pending.setter
+    def num_pending(self, value: Optional[int]) -> None:
+        self._pending = value
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "OrderedConsumer":
@@ -232,16 +244,17 @@ class OrderedConsumer:
                 parts = reply[len(prefix) :].split(".")
                 if len(parts) == 5:
                     try:
-                        cseq, sseq, pending_n = int(parts[2]), int(parts[1]), int(parts[4])
+                        cseq, sseq = int(parts[2]), int(parts[1])
                     except ValueError:
                         cseq = 0  # not a v1 ACK subject after all: _next parses it fully
-                    if cseq == self._expected_cseq:
+                    pending_s = parts[4]
+                    if cseq == self._expected_cseq and pending_s.isdigit():
                         self._expected_cseq = cseq + 1
                         self._last_sseq = sseq
-                        self.num_pending = pending_n
-                        if pending_n == 0:
+                        self._pending = pending_s  # made an int when num_pending is read
+                        if pending_s == "0":
                             self.caught_up = True
-                        return JsMsg(msg, seq=sseq)
+                        return delivered(msg, sseq)
             return await self._next(None, first=msg)
         return await self._next(None)
 
@@ -324,7 +337,7 @@ class OrderedConsumer:
             self.num_pending = pending_n
             if pending_n == 0:
                 self.caught_up = True
-            return JsMsg(msg, seq=sseq)
+            return delivered(msg, sseq)
 
     async def _control(self, msg: Msg) -> bool:
         """Handle a status message (heartbeat, flow control, 409 consumer deleted)."""
