@@ -65,6 +65,8 @@ class Parser:
         """Parse ``data`` and return the complete frames, in order. Raises ProtocolError."""
         if self._failed:
             raise ProtocolError("parser already failed; the connection must be closed")
+        if type(data) is not bytes:  # parked views and payloads must not alias a caller's buffer
+            data = bytes(data)
         parked = self._parked
         frames: list = []
         if parked is not None:
