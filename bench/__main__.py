@@ -28,7 +28,7 @@ from pathlib import Path
 from . import common
 
 # Modules that register suites; later issues add theirs here. Missing ones are skipped.
-SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.ranged", "bench.resume", "bench.parallel", "bench.big_puts", "bench.scale", "bench.scale_cluster"]
+SUITE_MODULES = ["bench.core", "bench.jetstream", "bench.objstore", "bench.ranged", "bench.resume", "bench.parallel", "bench.big_puts", "bench.scale", "bench.scale_cluster", "bench.getmem", "bench.ordered_cpu"]
 
 
 def load_suites() -> list[common.Suite]:

@@ -383,3 +383,15 @@ async def theirs_parse_1k(ctx: Context, n: int) -> Sample:
 
 register("parse MSG 16 B", ours_parse_16, theirs_parse_16, "msgs/s", target=1.4, n=300_000, quick_n=200_000, max_n=5_000_000, needs_server=False)
 register("parse MSG 1 KiB", ours_parse_1k, theirs_parse_1k, "msgs/s", target=1.4, n=200_000, quick_n=100_000, max_n=3_000_000, needs_server=False)
+
+
+async def ours_parse_128k(ctx: Context, n: int) -> Sample:
+    return await _ours_parse(ctx, n, 128 * 1024)
+
+
+async def theirs_parse_128k(ctx: Context, n: int) -> Sample:
+    return await _theirs_parse(ctx, n, 128 * 1024)
+
+
+# Frames larger than one read: the parser's parked path (an object chunk's path).
+register("parse MSG 128 KiB", ours_parse_128k, theirs_parse_128k, "msgs/s", target=None, n=2_000, quick_n=1_000, max_n=200_000, needs_server=False)

@@ -5,6 +5,9 @@
 
 - ``put``: ``store.put(OBJ, open(PATH, "rb"))`` (the object is streamed from the file).
 - ``get``: ``store.get(OBJ, writeinto=open(PATH, "wb"))`` (streamed into the file).
+- ``get-bytes``: ``store.get(OBJ)`` to bytes (nats-py: ``(await store.get(OBJ)).data``); PATH unused.
+- ``get-into``: ``store.get_into(OBJ, buf)`` into a ``bytearray`` of the object's size, allocated
+  after the baseline (so the growth counts it); ours only; PATH unused.
 
 The baseline is the RSS after the imports, the connection and binding the bucket (and opening the
 file); the kernel's peak-RSS mark is then reset (``/proc/self/clear_refs``), so ``ru_maxrss`` at the
@@ -66,23 +69,32 @@ async def _bind(client: str, url: str, bucket: str) -> tuple[Any, Any]:
     return nc, await js.object_store(bucket)
 
 
-async def _transfer(store: Any, op: str, name: str, fh: Any) -> None:
+async def _transfer(store: Any, op: str, name: str, fh: Any, got: list) -> None:
     if op == "put":
         await store.put(name, fh)
-    else:
+    elif op == "get":
         await store.get(name, writeinto=fh)
+    elif op == "get-bytes":
+        data = await store.get(name)
+        got.append(len(data if isinstance(data, (bytes, bytearray)) else data.data))
+    else:
+        info = await store.get_info(name)
+        buf = bytearray(info.size)
+        await store.get_into(name, buf)
+        got.append(len(buf))
 
 
 async def main(args: argparse.Namespace) -> dict:
     nc, store = await _bind(args.client, args.url, args.bucket)
     out: dict[str, Any] = {"client": args.client, "op": args.op}
     fh = open(args.file, "rb" if args.op == "put" else "wb")
+    got: list = []
     try:
         gc.collect()
         baseline = _status_kb("VmRSS:") or 0
         out["hwm_reset"] = _reset_hwm()
         out["baseline_kb"] = baseline
-        task = asyncio.ensure_future(_transfer(store, args.op, args.name, fh))
+        task = asyncio.ensure_future(_transfer(store, args.op, args.name, fh, got))
         t0 = time.perf_counter()
         complete = True
         try:
@@ -94,7 +106,9 @@ async def main(args: argparse.Namespace) -> dict:
         dt = time.perf_counter() - t0
         if not complete:
             dt = args.limit  # the transfer ran for exactly the limit
-        if args.op == "get":
+        if args.op in ("get-bytes", "get-into"):
+            moved = got[0] if got else 0
+        elif args.op == "get":
             await asyncio.sleep(0.05)  # a cancelled write may still run in the executor thread
             fh.flush()
             moved = os.fstat(fh.fileno()).st_size
@@ -126,7 +140,7 @@ def _put_progress(fh: Any) -> int:
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.rss_child")
     ap.add_argument("--client", choices=("ours", "nats-py"), required=True)
-    ap.add_argument("--op", choices=("put", "get"), required=True)
+    ap.add_argument("--op", choices=("put", "get", "get-bytes", "get-into"), required=True)
     ap.add_argument("--url", required=True)
     ap.add_argument("--bucket", required=True)
     ap.add_argument("--name", required=True)

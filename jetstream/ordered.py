@@ -24,10 +24,11 @@ from protocol import STATUS_CONFLICT, STATUS_CONTROL, Msg, NatsError, NatsTimeou
 
 from .ack import AckMetadata
 from .context import JsContext
+from .deletions import DeletionWatch
 from .errors import JetStreamError, OrderedConsumerError
 from .headers import HDR_CONSUMER_STALLED, HDR_LAST_CONSUMER
 from .models import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
-from .msg import JsMsg
+from .msg import JsMsg, delivered
 from . import subjects as subj
 from .subjects import FC_PREFIX
 
@@ -86,20 +87,29 @@ class OrderedConsumer:
         self._started = False
         self._closed = False
         self.caught_up = False
-        self.num_pending: Optional[int] = None
+        self._pending: Union[int, str, None] = None  # see num_pending
         self.resets = 0
-        self.deletions_seen = 0
         self.info: Any = None
-        self._watch_deletion = watch_deletion
-        self._advisories: Any = None
-        self._watcher: Optional[asyncio.Task] = None
+        self._deletions = DeletionWatch(lambda: self.name, self._deleted) if watch_deletion else None
+
+    @property
+    def num_pending(self) -> Optional[int]:
+        """Messages left after the last one handed out (None before the consumer exists)."""
+        pending = self._pending
+        if type(pending) is str:  # the hot path keeps the ACK subject's digits as they came
+            pending = self._pending = int(pending)
+        return pending  # type: ignore[return-value]
+
+    @num_pending.setter
+    def num_pending(self, value: Optional[int]) -> None:
+        self._pending = value
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> "OrderedConsumer":
         if not self._started:
             self._started = True
-            if self._watch_deletion:
-                await self._watch_advisories()
+            if self._deletions is not None:
+                await self._deletions.start(self._nc, self.stream)
             await self._create(self._config_json(initial=True))
         return self
 
@@ -114,42 +124,19 @@ class OrderedConsumer:
         if self._closed:
             return
         self._closed = True
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
-        advisories, self._advisories = self._advisories, None
-        if advisories is not None and not self._nc.is_closed:
-            try:
-                await advisories.unsubscribe()
-            except NatsError:
-                pass
+        if self._deletions is not None:
+            await self._deletions.stop(self._nc)
         await self._drop_current(wait_delete=True)
 
-    async def _watch_advisories(self) -> None:
-        """Subscribe to the stream's consumer-deleted advisories (before the first create).
+    @property
+    def deletions_seen(self) -> int:
+        """Consumer-deleted advisories that named the consumer in use (each re-created it)."""
+        return self._deletions.seen if self._deletions is not None else 0
 
-        The server sends nothing on a push consumer's deliver subject when the consumer is
-        deleted (by the API or for inactivity); it does publish
-        ``$JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer>``. When that names the current
-        consumer, its subscription is ended, so the iterator re-creates it at once instead of
-        after two missed heartbeats. Where advisories are not visible (another account's
-        JetStream, no permission), the heartbeat rule still applies.
-        """
-        try:
-            self._advisories = await self._nc.subscribe(subj.consumer_deleted_advisory(self.stream))
-        except NatsError:
-            return
-        self._watcher = asyncio.get_running_loop().create_task(self._on_advisories(self._advisories))
-
-    async def _on_advisories(self, advisories: Any) -> None:
-        try:
-            async for msg in advisories:
-                sub = self._sub
-                if sub is not None and not self._closed and msg.subject.rpartition(".")[2] == self.name:
-                    self.deletions_seen += 1
-                    await sub.unsubscribe()  # the waiting iterator sees the end and resets
-        except (NatsError, asyncio.CancelledError):
-            pass
+    async def _deleted(self) -> None:
+        sub = self._sub
+        if sub is not None and not self._closed:
+            await sub.unsubscribe()  # the waiting iterator sees the end and resets
 
     def __aiter__(self) -> "OrderedConsumer":
         return self
@@ -258,11 +245,41 @@ class OrderedConsumer:
 
     # Iteration ---------------------------------------------------------------------------------
     async def __anext__(self) -> JsMsg:
+        # Fast path: the next data message of the current consumer is already queued; it is
+        # handed out right here (no nested coroutine, no timer). Anything else takes _next.
+        sub = self._sub
+        if sub is not None and self.idle_timeout is None and not self._closed:
+            try:
+                msg = sub.next_nowait()
+            except NatsError:  # a slow-consumer report: let _next handle it as always
+                return await self._next(None, reset=True)
+            if msg is None:
+                return await self._next(None)
+            reply = msg.reply
+            prefix = self._ack_prefix
+            if reply.startswith(prefix):
+                parts = reply[len(prefix) :].split(".")
+                if len(parts) == 5:
+                    try:
+                        cseq, sseq = int(parts[2]), int(parts[1])
+                    except ValueError:
+                        cseq = 0  # not a v1 ACK subject after all: _next parses it fully
+                    pending_s = parts[4]
+                    if cseq == self._expected_cseq and pending_s.isdigit():
+                        self._expected_cseq = cseq + 1
+                        self._last_sseq = sseq
+                        self._pending = pending_s  # made an int when num_pending is read
+                        if pending_s == "0":
+                            self.caught_up = True
+                        return delivered(msg, sseq)
+            return await self._next(None, first=msg)
         return await self._next(None)
 
-    async def _next(self, deadline: Optional[float]) -> JsMsg:
+    async def _next(self, deadline: Optional[float], first: Optional[Msg] = None, reset: bool = False) -> JsMsg:
         if not self._started:
             await self.start()
+        if reset:
+            await self._reset()
         idle = self.idle_timeout
         loop: Any = None
         if idle is not None or deadline is not None:
@@ -277,7 +294,8 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             try:
-                queued = sub.next_nowait()  # already queued: no await, no timer
+                queued = sub.next_nowait() if first is None else first  # queued: no await, no timer
+                first = None
                 if queued is not None:
                     msg: Msg = queued
                 else:
@@ -336,7 +354,7 @@ class OrderedConsumer:
             self.num_pending = pending_n
             if pending_n == 0:
                 self.caught_up = True
-            return JsMsg(msg, seq=sseq)
+            return delivered(msg, sseq)
 
     async def _control(self, msg: Msg) -> bool:
         """Handle a status message (heartbeat, flow control, 409 consumer deleted)."""

@@ -9,6 +9,7 @@ must not define behaviour.
 from .chunks import ChunkPlan, ChunkVerifier, decode_digest, digest_of, encode_digest
 from .errors import (
     BadBucketError,
+    BadBufferError,
     BadObjectHeaderError,
     BadObjectMetaError,
     BadRangeError,
@@ -55,6 +56,7 @@ from .watch import ObjectWatcher
 
 __all__ = [
     "BadBucketError",
+    "BadBufferError",
     "BadObjectHeaderError",
     "BadObjectMetaError",
     "BadRangeError",

@@ -10,6 +10,7 @@ __all__ = [
     "ObjectStoreError",
     "BucketNotFoundError",
     "BadBucketError",
+    "BadBufferError",
     "BucketExistsError",
     "ObjectNotFoundError",
     "ObjectDeletedError",
@@ -98,6 +99,10 @@ class BadObjectHeaderError(BadObjectMetaError):
 class UnsupportedSourceError(ObjectStoreError, TypeError):
     """``put`` was given data it does not accept (a dict, a list of ints, a text-mode file...):
     refused before the first chunk is published."""
+
+
+class BadBufferError(ObjectStoreError, ValueError):
+    """``get_into``'s buffer is not a writable, contiguous byte buffer of the object's size."""
 
 
 class MetaTooLargeError(BadObjectMetaError):

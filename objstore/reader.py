@@ -14,7 +14,9 @@ CLI's ``get``) with bounded memory, the writes done in a worker thread; when the
 digest, size or chunk-count mismatch, a missing chunk, a timeout), a seekable file is cut back to
 where it started, so that unverified bytes never stay behind as if they were good.
 ``verified_chunks`` reads and verifies a whole object before it yields anything, holding it in
-memory up to a bound and spooling it to a temporary file above that.
+memory up to a bound and spooling it to a temporary file above that. ``read_into`` copies the
+chunks into a caller's buffer of the object's size (``ObjectStore.get_into``), each chunk once,
+and zeroes what it wrote when the read fails.
 
 Must not read metas or resolve links (the store hands it a resolved ``ObjectInfo``).
 """
@@ -30,11 +32,11 @@ from protocol import NatsTimeoutError
 from .bucket import Bucket
 from .chunk_sources import ChunkSource, DirectBatch, DirectSingle, OrderedChunks
 from .chunks import ChunkVerifier
-from .errors import DigestMismatchError
+from .errors import BadBufferError, DigestMismatchError
 from .models import ObjectInfo
 from .parallel_fetch import DEFAULT_POLICY, ParallelChunks, ParallelPolicy
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_SPOOL_OVER", "ObjectReader", "verified_chunks", "write_all"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_SPOOL_OVER", "ObjectReader", "read_all", "read_into", "verified_chunks", "writable_view", "write_all"]
 
 DEFAULT_IDLE_TIMEOUT = 30.0
 # The reader ---------------------------------------------------------------------------------------
@@ -273,3 +275,62 @@ async def verified_chunks(reader: ObjectReader, spool_over: int = DEFAULT_SPOOL_
             yield piece
     finally:
         await loop.run_in_executor(None, spool.close)
+
+
+# Reader to a caller's buffer ----------------------------------------------------------------------
+_ZEROS = bytes(1024 * 1024)
+
+
+def writable_view(buffer: Any, info: ObjectInfo) -> memoryview:
+    """``buffer`` as a writable flat byte view of exactly the object's size, else
+    :class:`BadBufferError` (checked before anything is read)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise BadBufferError(f"get_into needs a bytearray or a writable memoryview, not {type(buffer).__name__}") from None
+    if view.readonly:
+        raise BadBufferError(f"get_into needs a writable buffer; a {type(buffer).__name__} is read-only")
+    if not view.c_contiguous:
+        raise BadBufferError("get_into needs a contiguous buffer")
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    if view.nbytes != info.size:
+        raise BadBufferError(f"object {info.name!r} has {info.size} bytes; the buffer holds {view.nbytes}")
+    return view
+
+
+async def read_into(reader: ObjectReader, view: memoryview, progress: Optional[Callable[[int, Optional[int]], Any]]) -> int:
+    """Copy the reader's chunks into ``view`` (from ``writable_view``) as they arrive; returns the
+    bytes written (the object's size, verified). On any failure the bytes written so far are
+    zeroed before the error goes on: unverified data never stays in the buffer."""
+    pos = 0
+    size = reader.info.size
+    try:
+        async for chunk in reader:  # the verifier refuses more bytes than the size before this
+            end = pos + len(chunk)
+            view[pos:end] = chunk
+            pos = end
+            if progress is not None:
+                progress(pos, size)
+    except BaseException:
+        for off in range(0, pos, len(_ZEROS)):
+            n = min(len(_ZEROS), pos - off)
+            view[off : off + n] = _ZEROS[:n] if n < len(_ZEROS) else _ZEROS
+        raise
+    return pos
+
+
+async def read_all(reader: ObjectReader, progress: Optional[Callable[[int, Optional[int]], Any]]) -> bytes:
+    """The whole verified object as ``bytes`` (``ObjectStore.get``). One chunk is returned as the
+    parser made it; more are copied into a buffer preallocated from the meta's size as they
+    arrive (each freed at once: no list of chunks, whose interleaving with the reads' buffers
+    fragments the heap), then made ``bytes``: the peak is twice the object, never more."""
+    size = reader.info.size
+    if reader.info.chunks <= 1:
+        chunks = [chunk async for chunk in reader]
+        if progress is not None and chunks:
+            progress(size, size)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    buffer = bytearray(size)
+    await read_into(reader, memoryview(buffer), progress)
+    return bytes(buffer)

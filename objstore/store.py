@@ -12,13 +12,12 @@ errors with ``raise ... from``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Optional
 
 from jetstream import JetStream, StreamInfo
 from protocol import Headers, next_nuid
 
-from . import health
 from .bucket import Bucket
 from .cleanup import DEFAULT_CLEANUP_TIMEOUT, purge_deleted
 from .config import ObjectStoreStatus
@@ -36,14 +35,14 @@ DEFAULT_RECONNECT_WAIT = 30.0
 # Bytes kept free in each chunk message for its headers (Nats-Msg-Id, Nats-TTL) when the chunk
 # size is capped by max_payload or max_msg_size, which count headers too.
 CHUNK_HEADER_ROOM = 128
-from .findings import HealthReport, Orphan
 from .inputs import Source, resolve_source
+from .health_verbs import HealthVerbs
 from .links import LinkVerbs
 from .ranged import RangedVerbs
 from .metas import Metas
 from .models import DEFAULT_CHUNK_SIZE, ObjectInfo, ObjectMeta, ObjectMetaOptions, parse_meta
 from .result import ObjectResult
-from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, verified_chunks, write_all
+from .reader import DEFAULT_IDLE_TIMEOUT, DEFAULT_SPOOL_OVER, ObjectReader, read_all, read_into, verified_chunks, writable_view, write_all
 from .subjects import validate_object_name
 from .resume import prepare
 from .ttl import ObjectTTL, TTLInput, apply_ttl
@@ -54,7 +53,7 @@ from .writer import ObjectWriter, Progress
 __all__ = ["ObjectStore", "ObjectWatcher"]
 
 
-class ObjectStore(LinkVerbs, RangedVerbs):
+class ObjectStore(LinkVerbs, RangedVerbs, HealthVerbs):
     """One bucket. Get it from ``js.object_store(bucket)`` or ``js.create_object_store(...)``."""
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo) -> None:
@@ -132,6 +131,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         ttl: TTLInput = None,
         resume: bool = False,
         resume_dir: Optional[str] = None,
+        window: Optional[int] = None,
     ) -> ObjectInfo:
         """Store ``data`` under ``name`` (replacing any previous version) and return its info.
 
@@ -141,7 +141,8 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         bad headers or filename raise BadObjectHeaderError (see ``inputs.check_source`` and
         ``validate.validate_object_meta``). ``meta`` (an ObjectMeta) may carry
         name/description/headers/metadata/options instead of the keyword arguments. ``progress(acked_bytes, total_or_None)`` is called as
-        the server acknowledges chunks. Raises BadObjectMetaError, LinkNotAllowedError, and
+        the server acknowledges chunks. ``window`` bounds the chunk bytes in flight (default: 16 chunks and
+        at least 8 MiB pipelined, 16 MiB for a fast-ingest batch). Raises BadObjectMetaError, LinkNotAllowedError, and
         JetStream errors (StreamSealedError, StoreFailedError ...) after purging partial chunks.
 
         ``ttl`` (a ``timedelta``, seconds, or ``"never"``; whole seconds, rounded up, at least 1):
@@ -167,6 +168,8 @@ class ObjectStore(LinkVerbs, RangedVerbs):
                     raise LinkNotAllowedError("a link cannot be set when putting an object; use add_link")
                 chunk_size = chunk_size or meta.options.effective_chunk_size
         validate_object_name(name)
+        if window is not None and (type(window) is not int or window < 1):
+            raise BadObjectMetaError(f"window must be a positive number of bytes, not {window!r}")
         validate_object_meta(description=description, headers=headers, metadata=metadata, filename=filename)
         source = resolve_source(data)
         if filename:
@@ -210,7 +213,7 @@ class ObjectStore(LinkVerbs, RangedVerbs):
             raise
         writer = ObjectWriter(
             self.handle, self._metas, info, source, plan, cleanup_timeout=self.cleanup_timeout, progress=progress,
-            ttl=object_ttl, resume=session, reconnect_wait=min(self.reconnect_wait, self.handle.duplicate_window / 2),
+            ttl=object_ttl, resume=session, reconnect_wait=min(self.reconnect_wait, self.handle.duplicate_window / 2), window=window,
         )
         return await writer.write()
 
@@ -274,16 +277,27 @@ class ObjectStore(LinkVerbs, RangedVerbs):
                 await write_all(reader, writeinto, progress)
                 self._count_whole(reader)
                 return ObjectResult(info) if result else b""
-            # The chunks (already separate bytes objects from the parser) are joined once into
-            # one allocation of the known size: a single copy, never `bytes +=`.
-            chunks: list[bytes] = []
-            async for chunk in reader:
-                chunks.append(chunk)
-                if progress is not None:
-                    progress(reader.bytes_read, info.size)
+            data = await read_all(reader, progress)
             self._count_whole(reader)
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             return ObjectResult(info, data) if result else data
+
+    async def get_into(
+        self,
+        name: str,
+        buffer: Any,
+        show_deleted: bool = False,
+        *,
+        idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
+        progress: Optional[Progress] = None,
+    ) -> int:
+        """Read the object into ``buffer`` (a ``bytearray`` or writable ``memoryview`` of exactly
+        the object's size: ``BadBufferError`` otherwise, before anything is read), each chunk
+        copied once, nothing else held; returns the bytes written. Verified like ``get``; on
+        any failure what was written is zeroed before the error is raised."""
+        reader = await self.reader(name, idle_timeout=idle_timeout, show_deleted=show_deleted)
+        view = writable_view(buffer, reader.info)
+        async with reader:
+            return await read_into(reader, view, progress)
 
     async def stream(
         self,
@@ -381,20 +395,3 @@ class ObjectStore(LinkVerbs, RangedVerbs):
         updated = await self.handle.js.update_stream(cfg)
         self.stream_info = updated
         return bool(updated.config.sealed)
-
-    # Health (objstore.health) ------------------------------------------------------------------
-    async def orphans(self) -> list[Orphan]:
-        """Chunk subjects no live meta names (a killed writer's leftovers, or a put still in
-        progress), from the stream's subject listing; see :mod:`objstore.health`."""
-        return await health.find_orphans(self.handle)
-
-    async def sweep(self, older_than: "timedelta | float" = timedelta(hours=1), dry_run: bool = False) -> list[Orphan]:
-        """Purge orphans whose newest chunk is at least ``older_than`` old (default 1 hour, on the
-        server's clock), which keeps another client's put in progress safe. Returns them."""
-        return await health.sweep(self.handle, older_than, dry_run)
-
-    async def check(self, older_than: "timedelta | float" = timedelta(hours=1)) -> HealthReport:
-        """The bucket's health: orphans, metas whose chunk count or size disagrees with the stream,
-        live metas whose chunks are gone, malformed metas. See :mod:`objstore.health`."""
-        return await health.check(self.handle, older_than)
-

@@ -54,7 +54,7 @@ class ObjectWriter:
 
     __slots__ = (
         "bucket", "metas", "info", "source", "plan", "progress", "cleanup_timeout", "verifier", "ttl", "_headers",
-        "_started", "_unknown", "_stored", "resume", "reconnect_wait", "sent_bytes", "_pub",
+        "_started", "_unknown", "_stored", "resume", "reconnect_wait", "sent_bytes", "_pub", "window",
     )
 
     def __init__(
@@ -70,6 +70,7 @@ class ObjectWriter:
         ttl: Optional[ObjectTTL] = None,
         resume: Optional[ResumeSession] = None,
         reconnect_wait: float = 0.0,
+        window: Optional[int] = None,
     ) -> None:
         self.bucket = bucket
         self.metas = metas
@@ -78,6 +79,7 @@ class ObjectWriter:
         self.plan = plan  # plan.size: the total when known up front (progress, one-chunk path)
         self.progress = progress
         self.cleanup_timeout = cleanup_timeout
+        self.window = window  # chunk bytes in flight (None: the defaults below / fast_put's)
         self.verifier = ChunkVerifier(name=info.name)
         # Per-object TTL (objstore.ttl): every chunk carries the chunks' Nats-TTL; the meta's is
         # bounded by the time since the first chunk was sent (``_started``, loop time).
@@ -192,7 +194,7 @@ class ObjectWriter:
         take = self.verifier.take
         progress, total = self.progress, self.plan.size
         pub = self._pub = self.bucket.js.publisher(
-            max_pending_bytes=max(_WINDOW_CHUNKS * cs, _MIN_WINDOW), reconnect_wait=self.reconnect_wait
+            max_pending_bytes=self.window or max(_WINDOW_CHUNKS * cs, _MIN_WINDOW), reconnect_wait=self.reconnect_wait
         )
         await pub.start()
         headers = self._headers
@@ -233,7 +235,7 @@ class ObjectWriter:
 
     async def _publish_fast(self) -> None:
         """ADR-50 fast ingest (``fast_put``): one flow-controlled batch, no ack per chunk."""
-        sender = FastChunks(self.bucket, headers=self._headers)
+        sender = FastChunks(self.bucket, headers=self._headers) if self.window is None else FastChunks(self.bucket, self.window, headers=self._headers)
         self._start_clock()
         try:
             await sender.send(

@@ -17,8 +17,11 @@ that were complete before the bad bytes are attached to the error as ``err.frame
 nothing is silently dropped; after a failure the parser refuses further input.
 
 Large payloads: while a frame whose size is known is incomplete, incoming chunks are parked in a
-list and joined once when enough bytes arrived (style.md 4.3 item 7), instead of re-copying the
-partial frame on every read.
+list (views, not copies) and the payload is built with ONE copy straight from them when enough
+bytes arrived (style.md 4.3 item 7): the control line's fields are kept from when the frame was
+first seen, so neither the partial frame nor the joined frame is ever copied as a whole. (A parked
+view keeps its whole read alive: ``buffered`` counts the frame's bytes, the memory held may exceed it
+by at most one read, which asyncio bounds at 256 KiB.)
 """
 
 from __future__ import annotations
@@ -40,15 +43,17 @@ class Parser:
     """Incremental parser. ``max_payload`` (the inbound frame cap) may be raised or lowered at
     any time (from INFO)."""
 
-    __slots__ = ("max_control_line", "max_payload", "_buf", "_parked", "_parked_len", "_need", "_failed")
+    __slots__ = ("max_control_line", "max_payload", "_buf", "_parked", "_parked_len", "_need", "_frame", "_failed")
 
     def __init__(self, max_control_line: int = MAX_CONTROL_LINE, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.max_control_line = max_control_line
         self.max_payload = max_payload
         self._buf = b""
-        self._parked: list[bytes] | None = None
+        self._parked: list | None = None  # bytes and memoryviews of the reads
         self._parked_len = 0
         self._need = 0
+        # The parked frame as its control line gave it: (subject, sid, reply, body offset, hlen, size).
+        self._frame: tuple = ()
         self._failed = False
 
     @property
@@ -60,15 +65,22 @@ class Parser:
         """Parse ``data`` and return the complete frames, in order. Raises ProtocolError."""
         if self._failed:
             raise ProtocolError("parser already failed; the connection must be closed")
+        if type(data) is not bytes:  # parked views and payloads must not alias a caller's buffer
+            data = bytes(data)
         parked = self._parked
+        frames: list = []
         if parked is not None:
             parked.append(data)
             self._parked_len += len(data)
             if self._parked_len < self._need:
                 return []
-            data = b"".join(parked)
-            self._parked = None
-            self._parked_len = 0
+            try:
+                data = self._finish_parked(parked, frames)
+            except ProtocolError as err:
+                self._fail(err, frames)
+                raise
+            if not data:
+                return frames
         elif self._buf:
             # ``_buf`` is always the start of a control line with no CRLF yet. If ``data`` does
             # not end it, append in place (a server trickling a long line byte by byte must not
@@ -86,7 +98,6 @@ class Parser:
                 return []
             data = bytes(self._buf) + data
             self._buf = b""
-        frames: list = []
         try:
             pos, need = self._parse(data, frames)
         except ProtocolError as err:
@@ -98,20 +109,40 @@ class Parser:
             self._fail(exc, frames)
             raise exc from err
         if pos < len(data):
-            rest = data[pos:]
-            if need > len(rest):
+            if need > len(data) - pos:  # a frame of known size: park a view, no copy
+                rest = memoryview(data)[pos:] if pos else data
                 self._parked = [rest]
                 self._parked_len = len(rest)
                 self._need = need
             else:
-                self._buf = rest
+                self._buf = data[pos:]
         return frames
+
+    def _finish_parked(self, parts: list, frames: list) -> bytes:
+        """The parked frame is complete: append its Msg (payload copied once, straight from the
+        parked reads) and return the bytes after it (copied: at most the tail of one read)."""
+        subject, sid, reply, off, hlen, size = self._frame
+        need = self._need
+        self._parked = None
+        self._parked_len = 0
+        self._frame = ()
+        stop = off + size
+        if _join(parts, stop, need) != b"\r\n":
+            raise ProtocolError("MSG payload not followed by CRLF")
+        hdr = None
+        if hlen:
+            hdr = _join(parts, off, off + hlen)
+            if not hdr.startswith(HEADER_LINE) or not hdr.endswith(b"\r\n\r\n"):
+                raise ProtocolError("HMSG header block is not a NATS/1.0 block")
+        frames.append(Msg(subject, sid, reply, _join(parts, off + hlen, stop), hdr))
+        return _join(parts, need, -1)
 
     def _fail(self, err: ProtocolError, frames: list) -> None:
         self._failed = True
         self._buf = b""
         self._parked = None
         self._parked_len = 0
+        self._frame = ()
         err.frames = frames  # type: ignore[attr-defined]
 
     def _parse(self, data: bytes, frames: list) -> tuple[int, int]:
@@ -127,6 +158,8 @@ class Parser:
         last_subject = ""
         last_raw_sid = None
         last_sid = 0
+        last_raw_size = None
+        last_size = 0
         while pos < n:
             end = find(b"\r\n", pos)
             if end < 0:
@@ -163,14 +196,20 @@ class Parser:
                         raise ProtocolError(f"MSG with a non-numeric sid: {data[pos:end][:64]!r}")
                     last_raw_sid = raw_sid
                     last_sid = int(raw_sid)
-                if not raw_size.isdigit():
-                    raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
-                size = int(raw_size)
-                if size > max_payload:
-                    raise ProtocolError(f"server announced a MSG of {size} bytes, above the inbound frame cap of {max_payload}")
+                if raw_size != last_raw_size:  # and a size (a stream of chunks, of same-sized messages)
+                    if not raw_size.isdigit():
+                        raise ProtocolError(f"MSG with a non-numeric size: {data[pos:end][:64]!r}")
+                    size = int(raw_size)
+                    if size > max_payload:
+                        raise ProtocolError(f"server announced a MSG of {size} bytes, above the inbound frame cap of {max_payload}")
+                    last_raw_size = raw_size
+                    last_size = size
+                else:
+                    size = last_size
                 start = end + 2
                 stop = start + size
                 if stop + 2 > n:
+                    self._frame = (args[1].decode("utf-8", "surrogateescape"), last_sid, reply, start - pos, 0, size)
                     return pos, stop + 2 - pos
                 if data[stop] != 13 or data[stop + 1] != 10:
                     raise ProtocolError("MSG payload not followed by CRLF")
@@ -216,6 +255,7 @@ class Parser:
                 hend = start + hlen
                 stop = start + size
                 if stop + 2 > n:
+                    self._frame = (args[1].decode("utf-8", "surrogateescape"), int(args[2]), reply, start - pos, hlen, size)
                     return pos, stop + 2 - pos
                 if data[stop : stop + 2] != b"\r\n":
                     raise ProtocolError("HMSG payload not followed by CRLF")
@@ -267,3 +307,21 @@ class Parser:
             else:
                 raise ProtocolError(f"unknown protocol operation starting with {data[pos:pos + 8]!r}")
         return pos, 0
+
+
+def _join(parts: list, start: int, stop: int) -> bytes:
+    """Bytes ``[start, stop)`` of the concatenation of ``parts`` (``stop`` -1: to the end), with
+    one copy: only the views that overlap the span are joined."""
+    views = []
+    pos = 0
+    for part in parts:
+        n = len(part)
+        end = pos + n
+        if end > start and (stop < 0 or pos < stop):
+            lo = max(0, start - pos)
+            hi = n if stop < 0 else min(n, stop - pos)
+            views.append(part if lo == 0 and hi == n else memoryview(part)[lo:hi])
+        pos = end
+    if len(views) == 1 and type(views[0]) is bytes:
+        return views[0]
+    return b"".join(views)

@@ -47,6 +47,10 @@ class RequestMux(Subscription):
         if fut is not None and not fut.done():
             fut.set_result(msg)
 
+    def _deliver_many(self, msgs: list) -> None:
+        for msg in msgs:
+            self._deliver(msg)
+
 
 def encoded_reply(reply: str) -> bytes:
     """Reply subjects are mostly unique (one per request): validated, never cached."""

@@ -13,8 +13,9 @@ talks to), ``request.Requests`` (the request mux), ``permissions.PermissionRoute
 ``handshake.Dialer``, ``reconnect.Reconnector``, ``status.Events``.
 
 Hot path (style.md 4.2 row 2b): ``data_received`` -> :meth:`on_data` feeds the parser
-synchronously, :meth:`dispatch` routes each MSG by sid straight to ``Subscription._deliver``: one
-dict lookup and one call per message, no part in between. ``-ERR`` lines are classified once
+synchronously, :meth:`dispatch` routes each run of consecutive MSGs to one sid straight to
+``Subscription._deliver_many``: one dict lookup and one call per run (a read's worth for a busy
+consumer), no part in between. ``-ERR`` lines are classified once
 (``errors.classify_server_error``).
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 import time
 from typing import Any, Callable, Optional
 
@@ -40,6 +40,7 @@ from .errors import (
 from .frames import Err, Info, Msg, Ping, Pong
 from .handshake import INBOUND_CONTROL_LINE, INBOUND_MAX_PAYLOAD, Dialer, inbound_cap, outbound_limit
 from .keepalive import Keepalive
+from .lameduck import leave_lame_duck
 from .options import ConnectOptions, ServerAddr, ServerPool
 from .outbox import Outbox
 from .parser import Parser
@@ -55,10 +56,6 @@ from .wire import DEFAULT_MAX_PAYLOAD, PING, PONG
 
 # A remembered auth error is forgotten once a connection to that server has stayed up this long.
 AUTH_ERROR_RESET_AFTER = 10.0
-# Lame duck mode: leave within a random pause up to this many seconds (the server's grace period
-# is 10 s by default), after waiting at most LAME_DUCK_QUIET_WAIT for pending requests and a flush.
-LAME_DUCK_LEAVE_JITTER = 1.0
-LAME_DUCK_QUIET_WAIT = 2.0
 
 __all__ = ["Session"]
 
@@ -86,7 +83,7 @@ class Session:
         self.last_error: Optional[BaseException] = None
         self.reconnects = 0
         self.closed = loop.create_future()
-        self._client = client
+        self._client = self.client = client
         self._set_max_payload = set_max_payload
         set_max_payload(DEFAULT_MAX_PAYLOAD)
         ob = self.outbox = Outbox(loop)
@@ -154,13 +151,27 @@ class Session:
         subs = self.table.by_sid
         client = self._client
         proto = self.proto
+        run: list = []  # consecutive MSGs to one sid: one lookup and one call for all of them
+        run_sid = -1
         for f in frames:
             if type(f) is Msg:
-                sub = subs.get(f.sid)
+                f._client = client
+                if f.sid != run_sid:
+                    if run:
+                        sub = subs.get(run_sid)
+                        if sub is not None:
+                            sub._deliver_many(run)
+                        run = []
+                    run_sid = f.sid
+                run.append(f)
+                continue
+            if run:
+                sub = subs.get(run_sid)
                 if sub is not None:
-                    f._client = client
-                    sub._deliver(f)
-            elif type(f) is Ping:
+                    sub._deliver_many(run)
+                run = []
+                run_sid = -1
+            if type(f) is Ping:
                 self.outbox.write_now(PONG)
             elif type(f) is Pong:
                 self.keepalive.on_pong()
@@ -173,6 +184,10 @@ class Session:
                     # it after a fatal one): what followed it there is moot. A second auth error
                     # in the same read (an expiring JWT) must not count as a failed reconnect.
                     return
+        if run:
+            sub = subs.get(run_sid)
+            if sub is not None:
+                sub._deliver_many(run)
 
     def _on_server_error(self, text: str) -> None:
         err, action = classify_server_error(text)
@@ -223,28 +238,7 @@ class Session:
         if info.get("ldm") and not initial and not was_ldm:  # once per connection (ADR-5)
             self.events.emit("lame_duck")
             if self.options.lame_duck_leave and len(self.pool.servers) > 1:
-                self.loop.create_task(self._leave_lame_duck(self.proto))
-
-    async def _leave_lame_duck(self, proto: Optional[NatsProtocol]) -> None:
-        """Leave a server in lame duck mode before it evicts us, for another one in the pool.
-
-        After a random pause (spreading its clients over :data:`LAME_DUCK_LEAVE_JITTER`), wait
-        (bounded) until no request awaits a reply and everything written has been processed
-        (a flush), then reconnect: the current server is tried last.
-        """
-        await asyncio.sleep(random.uniform(0, LAME_DUCK_LEAVE_JITTER))
-        deadline = self.loop.time() + LAME_DUCK_QUIET_WAIT
-        mux = self.requests.mux
-        while mux is not None and mux.futures and self.loop.time() < deadline and self.proto is proto:
-            await asyncio.sleep(0.01)
-        if self.proto is not proto or self.state is not _CONNECTED:
-            return
-        try:
-            await self._client.flush(timeout=LAME_DUCK_QUIET_WAIT)
-        except NatsError:
-            return  # the connection broke meanwhile: the reconnect is under way already
-        if self.proto is proto and self.state is _CONNECTED:
-            self.broken(ConnectionClosedError("server is in lame duck mode: moving to another server"))
+                self.loop.create_task(leave_lame_duck(self, self.proto))
 
     # Errors and events -------------------------------------------------------------------------
     def _current_url(self) -> str:

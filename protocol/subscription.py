@@ -1,6 +1,7 @@
 """``Subscription``: an async iterator over a deque with one waiter future.
 
-The connection calls ``_deliver(msg)`` synchronously from ``data_received``; the subscriber
+The connection calls ``_deliver(msg)`` (or ``_deliver_many(msgs)`` for a run of them) synchronously
+from ``data_received``; the subscriber
 pops from the deque in ``__anext__`` and only creates a future when the deque is empty (style.md
 4.2 row 3: 53x the nats-py iterator). No Task per message.
 
@@ -118,6 +119,32 @@ class Subscription:
         if self._max_msgs and self._delivered >= self._max_msgs:
             self._owner.forget(self.sid)
             self._closed = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _deliver_many(self, msgs: list) -> None:
+        """``_deliver`` for a run of consecutive messages (one read's worth): one limit check,
+        one ``extend`` and one wake-up when all of them fit, else message by message."""
+        if self._closed:
+            return
+        size = 0
+        for m in msgs:
+            size += len(m.data)
+        pending = self._pending
+        if (
+            self._max_msgs
+            or len(pending) + len(msgs) > self._msgs_limit
+            or self._pending_bytes + size > self._bytes_limit
+        ):
+            for m in msgs:
+                self._deliver(m)
+            return
+        pending.extend(msgs)
+        self._pending_bytes += size
+        self._delivered += len(msgs)
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
