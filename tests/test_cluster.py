@@ -336,3 +336,16 @@ async def test_fresh_cluster_places_r3_streams_at_once():
                 assert (await store.status()).replicas == 3
             finally:
                 await nc.close()
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+async def test_soak_lame_duck_leave():
+    """SOAK_ROUNDS rounds of the early lame-duck leave, each on a fresh cluster. Prints the count."""
+    rounds = int(os.environ.get("SOAK_ROUNDS", "10"))
+    passed = 0
+    for _ in range(rounds):
+        await test_lame_duck_client_leaves_before_eviction()
+        passed += 1
+    print(f"\nsoak lame duck leave: {passed}/{rounds} rounds moved before eviction")
+    assert passed == rounds

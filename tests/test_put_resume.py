@@ -274,3 +274,28 @@ async def test_get_resume_of_a_whole_part_file_fetches_nothing(js: Any, tmp_path
     t = again.transfer or {}
     assert t["resumed_bytes"] == len(data) and t["received_bytes"] == 0
     assert Path(target).read_bytes() == data and not state.exists()
+
+
+# Soak (make soak): the fault scenarios above, repeated ----------------------------------------------
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+async def test_soak_carry_on_and_resume(server_factory: Any, tmp_path: Path) -> None:
+    """SOAK_ROUNDS rounds of: a put carried over a server kill and restart, and a put resumed after
+    its client process was SIGKILLed (each on a fresh server). Prints the counts."""
+    rounds = int(os.environ.get("SOAK_ROUNDS", "10"))
+    ok = {"carry": 0, "resume": 0}
+    for i in range(rounds):
+        await test_put_carries_on_after_the_server_restarts(server_factory)
+        ok["carry"] += 1
+        srv = server_factory()
+        nc = await objstore.connect(srv.url)
+        try:
+            round_dir = tmp_path / f"round{i}"
+            round_dir.mkdir()
+            await test_put_resume_after_sigkill(nc.jetstream(), srv.url, round_dir)
+            ok["resume"] += 1
+        finally:
+            await nc.close()
+            srv.stop()
+    print(f"\nsoak carry/resume: {ok['carry']}/{rounds} carried over a restart, {ok['resume']}/{rounds} resumed after SIGKILL")
+    assert ok == {"carry": rounds, "resume": rounds}

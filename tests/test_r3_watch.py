@@ -93,3 +93,19 @@ async def test_newest_meta_per_name_under_lag_and_leader_change(nats_cluster) ->
                 assert (await rstore.status()).count == len(NAMES) + version
         finally:
             await reader.close()
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+async def test_soak_newest_meta_under_lag_and_leader_change() -> None:
+    """SOAK_ROUNDS rounds of the scenario above, each on a fresh 3-node cluster. Prints the count."""
+    from harness import NatsCluster
+
+    rounds = int(os.environ.get("SOAK_ROUNDS", "10"))
+    passed = 0
+    for _ in range(rounds):
+        with NatsCluster(3) as cluster:
+            await test_newest_meta_per_name_under_lag_and_leader_change(cluster)
+        passed += 1
+    print(f"\nsoak R3 watch/list under lag and step-down: {passed}/{rounds} rounds consistent")
+    assert passed == rounds
