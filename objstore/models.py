@@ -304,7 +304,7 @@ class ObjectInfo:
         return out
 
     @classmethod
-    def from_json(cls, data: Any) -> "ObjectInfo":
+    def from_json(cls, data: Any, mtime: Any = None) -> "ObjectInfo":
         """Parse a meta's JSON. Raises :class:`BadObjectMetaError` (only) on a malformed one.
 
         Errors: not an object; ``name`` missing or not a non-empty string; ``size``/``chunks``
@@ -337,7 +337,7 @@ class ObjectInfo:
                 chunks=_opt_count(data, "chunks") or 0,
                 digest=digest,
                 deleted=bool(deleted),
-                mtime=_tolerant_time(data.get("mtime")),
+                mtime=mtime if mtime is not None else _tolerant_time(data.get("mtime")),
                 description=_opt_str(data, "description") or None,
                 headers=headers_from_json(data.get("headers")),
                 options=ObjectMetaOptions.from_json(data.get("options")),
@@ -374,16 +374,21 @@ def _no_constant(text: str) -> Any:
     raise BadObjectMetaError(f"object meta holds {text}, which is not JSON")
 
 
-def parse_meta(data: bytes) -> ObjectInfo:
+def parse_meta(data: bytes, mtime: Optional[datetime] = None) -> ObjectInfo:
     """A stored meta message's payload -> :class:`ObjectInfo`.
 
     Raises :class:`BadObjectMetaError` and nothing else, whatever ``data`` holds: not JSON,
     not UTF-8, nested too deep, ``NaN``/``Infinity`` or a number too large for a float (those
     could not be written back as JSON by a read-modify-write), or a malformed field."""
     try:
-        obj = json.loads(data, parse_float=_finite_float, parse_constant=_no_constant)
+        # One decoder for every meta (json.loads with hooks builds a new one per call).
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
+        obj = _META_DECODER.decode(text)
     except BadObjectMetaError:
         raise
     except (ValueError, TypeError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise BadObjectMetaError(f"object meta is not valid JSON: {str(err)[:200]}") from None
-    return ObjectInfo.from_json(obj)
+    return ObjectInfo.from_json(obj, mtime)  # a given mtime (the message's time) is not parsed from the JSON
+
+
+_META_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)

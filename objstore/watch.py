@@ -53,7 +53,8 @@ class ObjectWatcher:
     Such a follower may also deliver an object's older meta and then its newer one: the initial
     entries of a replicated bucket are therefore held until the backlog ends and released as the
     newest entry per object, in stream order. Throughout, an entry older (by stream sequence)
-    than one already delivered for the same object is dropped (not with ``include_history``).
+    than one already delivered for the same object is dropped on a replicated bucket (not with
+    ``include_history``; a single replica delivers in stream order anyway).
     So ``watch()``, ``list()`` and ``status()`` give one answer: the newest meta per name.
 
     Malformed metas are skipped: ``bad_entries`` holds the last :data:`BAD_ENTRIES_KEPT` of them
@@ -73,7 +74,9 @@ class ObjectWatcher:
         # Newest stream sequence delivered per meta subject: an older version is never yielded
         # after a newer one. Initial entries of a replicated bucket are held until the backlog
         # ends, newest per subject, then released in stream order (``_hold``/``_ready``).
-        self._newest: dict[str, int] = {}
+        # Only a replicated bucket's consumer can run on a lagging replica: an R1 stream delivers in
+        # stream order, so the check (a dict per entry, a cost on large lists) is skipped there.
+        self._newest: Optional[dict[str, int]] = {} if bucket.replicas > 1 and not include_history else None
         self._hold: Optional[dict[str, Any]] = None
         self._ready: deque[ObjectInfo] = deque()
         self._started = False
@@ -163,11 +166,12 @@ class ObjectWatcher:
             md = msg.metadata
             seq, subject = md.stream_seq, msg.subject
             await self._track(seq, md.num_pending)
-            if not self._history:
-                if self._newest.get(subject, 0) >= seq:
+            newest = self._newest
+            if newest is not None:
+                if newest.get(subject, 0) >= seq:
                     continue  # a lagging replica's older version, after a newer one
-                self._newest[subject] = seq
-            if is_marker(msg.headers):  # ADR-43: the server removed the meta (its TTL ran out)
+                newest[subject] = seq
+            if not msg.data and is_marker(msg.headers):  # ADR-43 marker (no payload): the meta was removed
                 if self._on_gone is not None:
                     self._on_gone(subject)
                 if self._hold is not None:
@@ -176,12 +180,10 @@ class ObjectWatcher:
                         self._release_hold()
                 continue
             try:
-                info = parse_meta(msg.data)
+                info = parse_meta(msg.data, md.timestamp)  # mtime: the stored message's time (ADR-20)
             except BadObjectMetaError as err:
                 self._skip_bad(subject, seq, err)
                 info = None
-            if info is not None:
-                info.mtime = md.timestamp
             hold = self._hold
             if hold is not None:
                 hold.pop(subject, None)  # the newest entry per subject, good or bad, wins
