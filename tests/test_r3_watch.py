@@ -20,8 +20,9 @@ from protocol import NatsError
 pytestmark = pytest.mark.timeout(180)
 
 NAMES = [f"obj-{i}" for i in range(6)]
-ROUNDS = 3
-BULK = 48 * 1024 * 1024
+ROUNDS = 2
+BULK = 128 * 1024 * 1024
+WATCHERS = 8  # each consumer lands on a random replica: several, so that some run on the lagging one
 
 
 async def _leader(js: Any, stream: str, timeout: float = 30.0) -> str:
@@ -57,42 +58,47 @@ async def test_newest_meta_per_name_under_lag_and_leader_change(nats_cluster) ->
     finally:
         await nc.close()
     for version in range(1, ROUNDS + 1):
-        # Pause a node that leads neither the stream nor the meta group; write through another.
+        # A leader change first (every node up), then pause a node that leads neither the stream
+        # nor the meta group, and write through another.
         nc = await objstore.connect(nats_cluster.urls[0])
-        leader = await _leader(nc.jetstream(timeout=10.0), "OBJ_w3")
-        await nc.close()
+        try:
+            js = nc.jetstream(timeout=10.0)
+            reply = await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.OBJ_w3", b"", timeout=10)
+            assert json.loads(reply.data).get("success"), reply.data
+            leader = await _leader(js, "OBJ_w3")
+        finally:
+            await nc.close()
         busy = {leader, nats_cluster.wait_meta_leader()}
         follower = next(s for s in nats_cluster.servers if s.server_name not in busy)
         writer_url = next(s.url for s in nats_cluster.servers if s is not follower)
         nc = await objstore.connect(writer_url)
         try:
-            js = nc.jetstream(timeout=10.0)
-            store = await js.object_store("w3")
+            store = await nc.jetstream(timeout=10.0).object_store("w3")
             os.kill(follower.pid, signal.SIGSTOP)
             try:
                 # The paused follower misses these: a bulk object first, so that its catch-up
-                # takes a while, then the new versions; then the stream leader steps down.
+                # takes a while, then the new versions.
                 await store.put(f"bulk-{version}", os.urandom(BULK))
                 await _put_version(store, version)
-                reply = await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.OBJ_w3", b"", timeout=10)
-                assert json.loads(reply.data).get("success"), reply.data
             finally:
                 os.kill(follower.pid, signal.SIGCONT)
-            await _leader(js, "OBJ_w3")  # the step-down's election is over
         finally:
             await nc.close()
-        # Read at once, through the node that lagged: its replica may still be catching up.
-        reader = await objstore.connect(follower.url)
-        try:
-            rstore = await reader.jetstream(timeout=10.0).object_store("w3")
-            for attempt in range(3):
-                _check_newest(await rstore.list(), version, f"list round {version}.{attempt}")
+        # Read at once, through the node that lagged, with several watchers: each one's consumer is
+        # placed on a random replica, and those on the lagging one see the old metas first.
+        async def read_through_follower(attempt: int) -> None:
+            reader = await objstore.connect(follower.url)
+            try:
+                rstore = await reader.jetstream(timeout=10.0).object_store("w3")
                 async with rstore.watch() as w:
                     seen = [info async for info in w.initial()]
                 _check_newest(seen, version, f"watch round {version}.{attempt}")
+                _check_newest(await rstore.list(), version, f"list round {version}.{attempt}")
                 assert (await rstore.status()).count == len(NAMES) + version
-        finally:
-            await reader.close()
+            finally:
+                await reader.close()
+
+        await asyncio.gather(*(read_through_follower(a) for a in range(WATCHERS)))
 
 
 @pytest.mark.soak
