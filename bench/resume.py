@@ -10,7 +10,9 @@ The note gives the bytes the resume sent twice (chunks the server already had), 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +35,15 @@ def _file() -> str:
             for _ in range(SIZE // MIB):
                 f.write(os.urandom(MIB))
         _files["f"] = path
+        atexit.register(_remove, path)  # the 64 MiB source goes with the bench process
     return _files["f"]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _killed_put(url: str, bucket: str, path: str, state: str, timeout: float) -> None:
@@ -85,9 +95,12 @@ async def _resume(ctx: Context, n: int) -> Sample:
         twice = t["sent_bytes"] + t["skipped_bytes"] - SIZE + t["duplicate_chunks"] * cs
         note = (f"resumed from {t['skipped_bytes'] / MIB:.0f} MiB: sent {t['sent_bytes'] / MIB:.0f} MiB, "
                 f"{twice} bytes sent twice, read back {t['verified_bytes'] / MIB:.1f} MiB")
-        await nc.jetstream().delete_object_store(bucket)
     finally:
-        await nc.close()
+        try:
+            await nc.jetstream().delete_object_store(bucket)
+        finally:
+            await nc.close()
+            shutil.rmtree(state, ignore_errors=True)
     return Sample(1, dt, note)
 
 
@@ -100,9 +113,11 @@ async def _fresh(ctx: Context, n: int) -> Sample:
         with open(path, "rb") as f:
             await store.put("big", f)
         dt = perf() - t0
-        await nc.jetstream().delete_object_store(bucket)
     finally:
-        await nc.close()
+        try:
+            await nc.jetstream().delete_object_store(bucket)
+        finally:
+            await nc.close()
     return Sample(1, dt, f"OUR fresh put of the 64 MiB file: {dt:.2f} s")
 
 
