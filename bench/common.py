@@ -240,6 +240,42 @@ async def raw_pipelined_publish(nc: Any, messages: Any, total: int, window: int,
     return time.perf_counter() - t0
 
 
+async def ours_js(ctx: "Context") -> tuple[Any, Any]:
+    """Our connection to the bench server (no reconnect) and its JetStream context."""
+    import objstore
+
+    nc = await objstore.connect(ctx.url, allow_reconnect=False)
+    return nc, nc.jetstream(timeout=10.0)
+
+
+_OBJECT_FIXTURES: dict[tuple[str, str, int], str] = {}  # (url, tag, size) -> bucket
+
+
+async def object_fixture(ctx: "Context", tag: str, size: int) -> str:
+    """A file-storage bucket ``BENCH_<tag>_<pid>_<MiB>`` holding ``big``: ``size`` bytes (a random
+    1 MiB block repeated), put once per server, tag and size; returns the bucket's name."""
+    key = (ctx.url, tag, size)
+    if key not in _OBJECT_FIXTURES:
+        mib = 1024 * 1024
+        bucket = f"BENCH_{tag}_{os.getpid()}_{size // mib}"
+        block = os.urandom(mib)
+
+        async def blocks() -> Any:
+            for _ in range(size // mib):
+                yield block
+
+        nc, js = await ours_js(ctx)
+        try:
+            store = await js.create_object_store(bucket=bucket, storage="file")
+            info = await store.put("big", blocks(), size_hint=size)
+            if info.size != size:
+                raise RuntimeError(f"fixture put {info.size} bytes, expected {size}")
+        finally:
+            await nc.close()
+        _OBJECT_FIXTURES[key] = bucket
+    return _OBJECT_FIXTURES[key]
+
+
 def _status_kb(key: str) -> Optional[int]:
     try:
         with open("/proc/self/status") as f:

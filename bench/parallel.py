@@ -32,42 +32,11 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from .common import MB, Context, Sample, register
+from .common import MB, Context, Sample, object_fixture, ours_js, register
 
 perf = time.perf_counter
 MIB = 1024 * 1024
 SIZES = {64 * MIB: "64 MiB", 512 * MIB: "512 MiB"}
-_fixtures: dict[tuple[str, int], str] = {}
-
-
-async def _ours(ctx: Context) -> tuple[Any, Any]:
-    import objstore
-
-    nc = await objstore.connect(ctx.url, allow_reconnect=False)
-    return nc, nc.jetstream(timeout=10.0)
-
-
-async def _fixture(ctx: Context, size: int) -> str:
-    """A file-storage bucket holding ``big`` (``size`` bytes: a random 1 MiB block repeated)."""
-    key = (ctx.url, size)
-    if key not in _fixtures:
-        bucket = f"BENCH_PAR_{os.getpid()}_{size // MIB}"
-        block = os.urandom(MIB)
-
-        async def blocks() -> Any:
-            for _ in range(size // MIB):
-                yield block
-
-        nc, js = await _ours(ctx)
-        try:
-            store = await js.create_object_store(bucket=bucket, storage="file")
-            info = await store.put("big", blocks(), size_hint=size)
-            if info.size != size:
-                raise RuntimeError(f"fixture put {info.size} bytes, expected {size}")
-        finally:
-            await nc.close()
-        _fixtures[key] = bucket
-    return _fixtures[key]
 
 
 def cpu_marks(ctx: Context) -> tuple[float, float]:
@@ -123,8 +92,8 @@ async def _ours_get(ctx: Context, size: int, to_file: bool, ordered: bool) -> Sa
     from objstore.parallel_fetch import ParallelPolicy
     from objstore.reader import ObjectReader, write_all
 
-    bucket = await _fixture(ctx, size)
-    nc, js = await _ours(ctx)
+    bucket = await object_fixture(ctx, "PAR", size)
+    nc, js = await ours_js(ctx)
     try:
         store = await js.object_store(bucket)
 
@@ -149,7 +118,7 @@ async def _ours_get(ctx: Context, size: int, to_file: bool, ordered: bool) -> Sa
 
 
 async def _theirs_get(ctx: Context, size: int, to_file: bool) -> Sample:
-    bucket = await _fixture(ctx, size)
+    bucket = await object_fixture(ctx, "PAR", size)
     nc = await ctx.theirs_connect()
     try:
         store = await nc.jetstream(timeout=10.0).object_store(bucket)
@@ -166,8 +135,8 @@ async def _theirs_get(ctx: Context, size: int, to_file: bool) -> Sample:
 async def _raw(ctx: Context, size: int) -> Sample:
     """The ceiling: 4 x 8 MiB batched direct gets in flight over the object's chunk sequences,
     payload lengths counted, nothing else."""
-    bucket = await _fixture(ctx, size)
-    nc, js = await _ours(ctx)
+    bucket = await object_fixture(ctx, "PAR", size)
+    nc, js = await ours_js(ctx)
     try:
         store = await js.object_store(bucket)
         info = await store.get_info("big")
@@ -207,7 +176,7 @@ async def _far_get(ctx: Context, size: int, ordered: bool) -> Sample:
 
     from .common import ROOT
 
-    bucket = await _fixture(ctx, size)
+    bucket = await object_fixture(ctx, "PAR", size)
     tests_dir = str(ROOT / "tests")
     if tests_dir not in sys.path:
         sys.path.insert(0, tests_dir)

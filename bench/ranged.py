@@ -19,46 +19,15 @@ first run that needs it; every run is bounded by the runner's ``wait_for`` and l
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-from .common import Context, Deadline, Sample, Suite, register
+from .common import Context, Deadline, Sample, Suite, object_fixture, ours_js, register
 
 perf = time.perf_counter
 MIB = 1024 * 1024
 BIG, BIG_QUICK, MID = 1024 * MIB, 512 * MIB, 256 * MIB
-_fixtures: dict[tuple[str, int], tuple[str, int]] = {}  # (url, size) -> (bucket, size)
 _suites: dict[int, Suite] = {}
-
-
-async def _connect(ctx: Context) -> tuple[Any, Any]:
-    import objstore
-
-    nc = await objstore.connect(ctx.url, allow_reconnect=False)
-    return nc, nc.jetstream(timeout=10.0)
-
-
-async def _fixture(ctx: Context, size: int) -> str:
-    key = (ctx.url, size)
-    if key not in _fixtures:
-        bucket = f"BENCH_RANGED_{os.getpid()}_{size // MIB}"
-        block = os.urandom(MIB)
-
-        async def blocks() -> Any:
-            for _ in range(size // MIB):
-                yield block
-
-        nc, js = await _connect(ctx)
-        try:
-            store = await js.create_object_store(bucket=bucket, storage="file")
-            info = await store.put("big", blocks(), size_hint=size)
-            if info.size != size:
-                raise RuntimeError(f"fixture put {info.size} bytes, expected {size}")
-        finally:
-            await nc.close()
-        _fixtures[key] = (bucket, size)
-    return _fixtures[key][0]
 
 
 def _size(ctx: Context, size: int) -> int:
@@ -71,9 +40,9 @@ def _size(ctx: Context, size: int) -> int:
 
 async def _ranged(ctx: Context, n: int, size: int) -> Sample:
     size = _size(ctx, size)
-    bucket = await _fixture(ctx, size)
+    bucket = await object_fixture(ctx, "RANGED", size)
     deadline = Deadline(ctx.run_timeout * 0.8, "ranged get loop")
-    nc, js = await _connect(ctx)
+    nc, js = await ours_js(ctx)
     try:
         store = await js.object_store(bucket)
         stats = store.fetch_stats
@@ -95,9 +64,9 @@ async def _ranged(ctx: Context, n: int, size: int) -> Sample:
 
 async def _full(ctx: Context, n: int, size: int) -> Sample:
     size = _size(ctx, size)
-    bucket = await _fixture(ctx, size)
+    bucket = await object_fixture(ctx, "RANGED", size)
     deadline = Deadline(ctx.run_timeout * 0.8, "full get loop")
-    nc, js = await _connect(ctx)
+    nc, js = await ours_js(ctx)
     try:
         store = await js.object_store(bucket)
         got = 0
