@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Optional
 
 from protocol import Connection, Msg, NatsTimeoutError, NoRespondersError
@@ -27,6 +28,8 @@ __all__ = ["GROUP", "GROUPS", "api", "jetstream_available", "scratch_stream"]
 PREFIX = subj.DEFAULT_API_PREFIX
 STREAM_NOT_FOUND = 10059
 
+
+NO_RESPONDERS_GRACE = 3.0  # seconds a fresh stream's subjects may take to be routed (cluster)
 
 async def jetstream_available(ctx: Context) -> Optional[str]:
     nc = await ctx.connect()
@@ -76,12 +79,20 @@ async def scratch_stream(ctx: Context, nc: Connection, **config: Any) -> tuple[s
 
 
 async def _publish(nc: Connection, subject: str, data: bytes, headers: Optional[dict] = None) -> dict[str, Any]:
-    try:
-        msg = await nc.request(subject, data, timeout=5.0, headers=headers)
-    except NoRespondersError:
-        raise CheckFailed(f"publish to {subject}: no stream answered (503)") from None
-    except NatsTimeoutError:
-        raise CheckFailed(f"publish to {subject}: no ack within 5s") from None
+    # In a cluster a stream just created may be placed on another node whose interest in its
+    # subjects has not reached this one yet: a "no responders" stores nothing, so it is retried
+    # for up to NO_RESPONDERS_GRACE seconds before it counts as a failure.
+    deadline = time.monotonic() + NO_RESPONDERS_GRACE
+    while True:
+        try:
+            msg = await nc.request(subject, data, timeout=5.0, headers=headers)
+            break
+        except NoRespondersError:
+            if time.monotonic() >= deadline:
+                raise CheckFailed(f"publish to {subject}: no stream answered (503)") from None
+            await asyncio.sleep(0.05)
+        except NatsTimeoutError:
+            raise CheckFailed(f"publish to {subject}: no ack within 5s") from None
     try:
         return json.loads(msg.data)
     except ValueError:
