@@ -260,7 +260,7 @@ async def test_replicated_bucket(nats_cluster: Any) -> None:
 
     nc = await objstore.connect(nats_cluster.url)
     try:
-        js = nc.jetstream(timeout=10.0)
+        js = nc.jetstream(timeout=30.0)  # an R3 create can take over 10 s on a loaded 2-core machine
         for _ in range(100):  # right after the cluster forms the meta leader may not know every peer
             try:
                 store = await js.create_object_store(bucket="ranged3", replicas=3)
