@@ -9,9 +9,9 @@ that is once every earlier message has been handed to the application. No traffi
 heartbeat intervals (stall) also resets. ``caught_up`` becomes true when a delivered message
 reports zero pending (the end of the backlog). The consumer is deleted on exit.
 
-The per-message path (``_next``) is hot: a queued message is taken without an await, and the
-usual v1 ACK subject of the current consumer is matched by one ``startswith`` and three ``int``
-calls. Must not import ``jetstream.client`` (it takes the narrow :class:`~jetstream.context.JsContext`).
+The per-message path (``__anext__``) is hot: a queued message is taken without an await, and the
+usual v1 ACK subject of the current consumer is matched by one ``startswith``, one ``rsplit``
+and one ``int`` (the stream sequence is parsed only when asked for). Must not import ``jetstream.client`` (it takes the narrow :class:`~jetstream.context.JsContext`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class OrderedConsumer:
         self.name = ""
         self._ack_prefix = "\x00"  # matches no reply subject until a consumer exists
         self._expected_cseq = 1
-        self._last_sseq = 0
+        self._last_sseq = 0  # the stream sequence handed out last (or in _last_reply: _resume_seq)
+        self._last_reply = ""
         self._started = False
         self._closed = False
         self.caught_up = False
@@ -168,7 +169,7 @@ class OrderedConsumer:
                 cfg.opt_start_time = self.opt_start_time
         else:
             cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
-            cfg.opt_start_seq = self._last_sseq + 1
+            cfg.opt_start_seq = self._resume_seq() + 1
         if len(self.filter_subjects) == 1:
             cfg.filter_subject = self.filter_subjects[0]
         elif self.filter_subjects:
@@ -176,6 +177,12 @@ class OrderedConsumer:
         if self.headers_only:
             cfg.headers_only = True
         return cfg
+
+    def _resume_seq(self) -> int:
+        """The stream sequence of the last message handed out (0: none)."""
+        if self._last_reply:
+            self._last_sseq, self._last_reply = AckMetadata.from_reply(self._last_reply).stream_seq, ""
+        return self._last_sseq
 
     async def _create(self, cfg: ConsumerConfig) -> None:
         self.name = next_nuid()  # all 22 chars: NUIDs made in a row share their first 16
@@ -256,22 +263,24 @@ class OrderedConsumer:
             if msg is None:
                 return await self._next(None)
             reply = msg.reply
-            prefix = self._ack_prefix
-            if reply.startswith(prefix):
-                parts = reply[len(prefix) :].split(".")
-                if len(parts) == 5:
+            if reply.startswith(self._ack_prefix):
+                # <prefix><delivered>.<sseq>.<cseq>.<ts>.<pending>: one rsplit gives the consumer
+                # sequence and the pending count; the stream sequence is read from the subject
+                # only when asked (JsMsg.seq, a re-create: _resume_seq).
+                parts = reply.rsplit(".", 3)
+                if len(parts) == 4:
                     try:
-                        cseq, sseq = int(parts[2]), int(parts[1])
+                        cseq = int(parts[1])
                     except ValueError:
                         cseq = 0  # not a v1 ACK subject after all: _next parses it fully
-                    pending_s = parts[4]
+                    pending_s = parts[3]
                     if cseq == self._expected_cseq and pending_s.isdigit():
                         self._expected_cseq = cseq + 1
-                        self._last_sseq = sseq
+                        self._last_reply = reply
                         self._pending = pending_s  # made an int when num_pending is read
                         if pending_s == "0":
                             self.caught_up = True
-                        return delivered(msg, sseq)
+                        return delivered(msg, 0)
             return await self._next(None, first=msg)
         return await self._next(None)
 
@@ -350,7 +359,7 @@ class OrderedConsumer:
             self._expected_cseq = cseq + 1
             if idle is not None:
                 self._last_data = loop.time()
-            self._last_sseq = sseq
+            self._last_sseq, self._last_reply = sseq, ""
             self.num_pending = pending_n
             if pending_n == 0:
                 self.caught_up = True
