@@ -21,7 +21,8 @@ list (views, not copies) and the payload is built with ONE copy straight from th
 bytes arrived (style.md 4.3 item 7): the control line's fields are kept from when the frame was
 first seen, so neither the partial frame nor the joined frame is ever copied as a whole. (A parked
 view keeps its whole read alive: ``buffered`` counts the frame's bytes, the memory held may exceed it
-by at most one read, which asyncio bounds at 256 KiB.)
+by at most one read, which asyncio bounds at 256 KiB.) When the parked frame is complete, parsing goes
+on in the read that completed it from the frame's end: the rest of that read is not copied.
 """
 
 from __future__ import annotations
@@ -69,17 +70,18 @@ class Parser:
             data = bytes(data)
         parked = self._parked
         frames: list = []
+        start = 0
         if parked is not None:
             parked.append(data)
             self._parked_len += len(data)
             if self._parked_len < self._need:
                 return []
             try:
-                data = self._finish_parked(parked, frames)
+                start = self._finish_parked(parked, frames)
             except ProtocolError as err:
                 self._fail(err, frames)
                 raise
-            if not data:
+            if start == len(data):
                 return frames
         elif self._buf:
             # ``_buf`` is always the start of a control line with no CRLF yet. If ``data`` does
@@ -99,7 +101,7 @@ class Parser:
             data = bytes(self._buf) + data
             self._buf = b""
         try:
-            pos, need = self._parse(data, frames)
+            pos, need = self._parse(data, frames, start)
         except ProtocolError as err:
             self._fail(err, frames)
             raise
@@ -118,11 +120,13 @@ class Parser:
                 self._buf = data[pos:]
         return frames
 
-    def _finish_parked(self, parts: list, frames: list) -> bytes:
+    def _finish_parked(self, parts: list, frames: list) -> int:
         """The parked frame is complete: append its Msg (payload copied once, straight from the
-        parked reads) and return the bytes after it (copied: at most the tail of one read)."""
+        parked reads) and return where the bytes after it start in the last read (the frame
+        always ends in the read that completed it: parsing goes on there, nothing is copied)."""
         subject, sid, reply, off, hlen, size = self._frame
         need = self._need
+        last_start = self._parked_len - len(parts[-1])
         self._parked = None
         self._parked_len = 0
         self._frame = ()
@@ -135,7 +139,7 @@ class Parser:
             if not hdr.startswith(HEADER_LINE) or not hdr.endswith(b"\r\n\r\n"):
                 raise ProtocolError("HMSG header block is not a NATS/1.0 block")
         frames.append(Msg(subject, sid, reply, _join(parts, off + hlen, stop), hdr))
-        return _join(parts, need, -1)
+        return need - last_start
 
     def _fail(self, err: ProtocolError, frames: list) -> None:
         self._failed = True
@@ -145,9 +149,9 @@ class Parser:
         self._frame = ()
         err.frames = frames  # type: ignore[attr-defined]
 
-    def _parse(self, data: bytes, frames: list) -> tuple[int, int]:
-        """Parse frames from ``data``; return (consumed, bytes needed for the partial frame)."""
-        pos = 0
+    def _parse(self, data: bytes, frames: list, pos: int = 0) -> tuple[int, int]:
+        """Parse frames from ``data`` from offset ``pos``; return (consumed up to, bytes needed
+        for the partial frame)."""
         n = len(data)
         max_cl = self.max_control_line
         max_payload = self.max_payload
