@@ -83,3 +83,15 @@ def test_a_caller_buffer_is_not_aliased() -> None:
     buf[:] = b"X" * len(buf)  # the caller reuses its buffer
     (m,) = p.feed(memoryview(bytearray(b"56789\r\n")))
     assert m.data == b"0123456789"
+
+
+def test_many_small_frames_across_reads_resume_after_a_parked_frame() -> None:
+    """A read that completes a parked frame is parsed on from that frame's end (no copy of the
+    rest): frames after it, a second parked frame started in the same read, and a control line
+    cut by the read's end all come out whole and in order."""
+    payloads = [os.urandom(1000 + (i * 37) % 300) for i in range(400)]
+    stream = b"".join(_msg(b"s.x", 9, p, b"$JS.ACK.S.C.1.%d.%d.0.%d" % (i + 1, i + 1, 399 - i)) for i, p in enumerate(payloads))
+    for read in (1021, 4096 + 7, 65_536, 3000):
+        frames = _feed_in([stream[i : i + read] for i in range(0, len(stream), read)])
+        assert [f.data for f in frames] == payloads
+        assert frames[-1].reply == "$JS.ACK.S.C.1.400.400.0.0"
