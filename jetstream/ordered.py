@@ -9,9 +9,10 @@ that is once every earlier message has been handed to the application. No traffi
 heartbeat intervals (stall) also resets. ``caught_up`` becomes true when a delivered message
 reports zero pending (the end of the backlog). The consumer is deleted on exit.
 
-The per-message path (``__anext__``) is hot: a queued message is taken without an await, and the
-usual v1 ACK subject of the current consumer is matched by one ``startswith``, one ``rsplit``
-and one ``int`` (the stream sequence is parsed only when asked for). Must not import ``jetstream.client`` (it takes the narrow :class:`~jetstream.context.JsContext`).
+The per-message path (``__anext__``) is hot: the deliveries already queued are taken as one run and
+checked at once (:mod:`jetstream.delivery_run`: only the run's first and last ACK subjects are
+parsed), then handed out one per call without an await; the stream sequence is parsed only when
+asked for. Must not import ``jetstream.client`` (it takes the narrow :class:`~jetstream.context.JsContext`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from protocol import STATUS_CONFLICT, STATUS_CONTROL, Msg, NatsError, NatsTimeou
 from .ack import AckMetadata
 from .context import JsContext
 from .deletions import DeletionWatch
+from .delivery_run import DeliveryRun
 from .errors import JetStreamError, OrderedConsumerError
 from .headers import HDR_CONSUMER_STALLED, HDR_LAST_CONSUMER
 from .models import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
@@ -92,6 +94,7 @@ class OrderedConsumer:
         self.resets = 0
         self.info: Any = None
         self._deletions = DeletionWatch(lambda: self.name, self._deleted) if watch_deletion else None
+        self._run = DeliveryRun()  # deliveries taken from the queue, not yet handed out
 
     @property
     def num_pending(self) -> Optional[int]:
@@ -99,7 +102,8 @@ class OrderedConsumer:
         pending = self._pending
         if type(pending) is str:  # the hot path keeps the ACK subject's digits as they came
             pending = self._pending = int(pending)
-        return pending  # type: ignore[return-value]
+        # The count came with the run's last message: those of the run not handed out yet follow.
+        return pending + len(self._run.ready) if pending is not None else None
 
     @num_pending.setter
     def num_pending(self, value: Optional[int]) -> None:
@@ -213,6 +217,8 @@ class OrderedConsumer:
                 self.caught_up = True
 
     async def _drop_current(self, wait_delete: bool) -> None:
+        # (Only ever with the run handed out: a reset comes from _next, a close drops it all.)
+        self._run.clear()
         sub, self._sub = self._sub, None
         if sub is None:
             return
@@ -252,37 +258,31 @@ class OrderedConsumer:
 
     # Iteration ---------------------------------------------------------------------------------
     async def __anext__(self) -> JsMsg:
-        # Fast path: the next data message of the current consumer is already queued; it is
-        # handed out right here (no nested coroutine, no timer). Anything else takes _next.
-        sub = self._sub
-        if sub is not None and self.idle_timeout is None and not self._closed:
+        # Fast path: the deliveries already queued are taken and checked as one run
+        # (jetstream.delivery_run) and handed out from it without an await or a timer.
+        run = self._run
+        ready = run.ready
+        if not ready:
+            if run.slow:  # a slow-consumer report came after the last run: re-create
+                run.clear()
+                return await self._next(None, reset=True)
+            sub = self._sub
+            if sub is None or self.idle_timeout is not None or self._closed or run.held:
+                return await self._next(None)
             try:
-                msg = sub.next_nowait()
+                n = run.take(sub.next_nowait, self._ack_prefix, self._expected_cseq)
             except NatsError:  # a slow-consumer report: let _next handle it as always
                 return await self._next(None, reset=True)
-            if msg is None:
+            if not n:
                 return await self._next(None)
-            reply = msg.reply
-            if reply.startswith(self._ack_prefix):
-                # <prefix><delivered>.<sseq>.<cseq>.<ts>.<pending>: one rsplit gives the consumer
-                # sequence and the pending count; the stream sequence is read from the subject
-                # only when asked (JsMsg.seq, a re-create: _resume_seq).
-                parts = reply.rsplit(".", 3)
-                if len(parts) == 4:
-                    try:
-                        cseq = int(parts[1])
-                    except ValueError:
-                        cseq = 0  # not a v1 ACK subject after all: _next parses it fully
-                    pending_s = parts[3]
-                    if cseq == self._expected_cseq and pending_s.isdigit():
-                        self._expected_cseq = cseq + 1
-                        self._last_reply = reply
-                        self._pending = pending_s  # made an int when num_pending is read
-                        if pending_s == "0":
-                            self.caught_up = True
-                        return delivered(msg, 0)
-            return await self._next(None, first=msg)
-        return await self._next(None)
+            self._expected_cseq += n
+            self._last_reply = run.last_reply
+            self._pending = run.pending  # made an int when num_pending is read
+        msg = ready.popleft()
+        if len(ready) <= run.zero_left:  # the first message of the run that reported 0 pending
+            self.caught_up = True
+            run.zero_left = -1
+        return msg
 
     async def _next(self, deadline: Optional[float], first: Optional[Msg] = None, reset: bool = False) -> JsMsg:
         if not self._started:
@@ -303,7 +303,8 @@ class OrderedConsumer:
                 await self._reset()
                 continue
             try:
-                queued = sub.next_nowait() if first is None else first  # queued: no await, no timer
+                held = self._run.held  # messages after a run that failed its check come first
+                queued = first if first is not None else held.popleft() if held else sub.next_nowait()
                 first = None
                 if queued is not None:
                     msg: Msg = queued
@@ -387,6 +388,8 @@ class OrderedConsumer:
 
     async def next(self, timeout: Optional[float] = None) -> JsMsg:
         """The next message, or :class:`NatsTimeoutError` after ``timeout`` seconds."""
+        if self._run.ready:
+            return await self.__anext__()
         if timeout is None:
             return await self._next(None)
         # A deadline checked inside the loop, not asyncio.wait_for: wait_for can swallow a

@@ -90,6 +90,7 @@ async def test_100k_in_order(big_js: jetstream.JetStream) -> None:
                 assert meta.stream_seq == count, f"stream seq {meta.stream_seq} at position {count}"
                 assert meta.consumer_seq == count
                 assert meta.num_pending == BIG_N - count
+                assert oc.num_pending == BIG_N - count  # also inside a run (jetstream.delivery_run)
                 if count < BIG_N:
                     assert not oc.caught_up
                 if count == BIG_N:
@@ -104,6 +105,27 @@ async def test_100k_in_order(big_js: jetstream.JetStream) -> None:
     assert count == BIG_N
     with pytest.raises(E.ConsumerNotFoundError):
         await big_js.consumer_info("BIG", oc.name)
+
+
+async def test_dropped_deliveries_of_a_slow_reader_are_fetched_again(big_js: jetstream.JetStream) -> None:
+    """A pending limit far below the backlog: the subscription drops deliveries while the reader
+    sleeps, the consumer sees the slow-consumer report (or the gap) after the run it holds, and
+    re-creates the consumer from the last message handed out: every message once, in order."""
+
+    async def run() -> tuple[list[int], int]:
+        seqs: list[int] = []
+        async with big_js.ordered_consumer("BIG", pending_msgs_limit=300) as oc:
+            async for m in oc:
+                seqs.append(m.seq)
+                if len(seqs) % 2_000 == 1:
+                    await asyncio.sleep(0.05)  # the server goes on delivering: the queue overflows
+                if len(seqs) == 20_000:
+                    break
+            return seqs, oc.resets
+
+    seqs, resets = await asyncio.wait_for(run(), 40)
+    assert seqs == list(range(1, 20_001))
+    assert resets >= 1
 
 
 async def test_gap_from_deleted_consumer_resumes(big_js: jetstream.JetStream) -> None:
