@@ -370,7 +370,7 @@ register(
     ours_ordered_1k,
     theirs_ordered_1k,
     "msgs/s",
-    target=3.0,
+    target=1.9,  # issue 14 point 4 (the first bench's 3x was above the raw-push ceiling)
     n=50_000,
     quick_n=30_000,
     max_n=300_000,
