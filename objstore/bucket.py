@@ -45,7 +45,7 @@ class Bucket:
     single-replica stream: a replica's direct get may lag behind the leader, so replicated
     buckets read through the leader for read-after-write consistency)."""
 
-    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor", "allow_direct")
+    __slots__ = ("name", "stream", "js", "nc", "replicas", "direct", "max_msg_size", "missing", "fast_ingest", "msg_ttl", "duplicate_window", "ttl_floor", "allow_direct", "parallel")
 
     def __init__(self, js: JetStream, name: str, info: StreamInfo) -> None:
         cfg = info.config
@@ -60,6 +60,9 @@ class Bucket:
         self.allow_direct = bool(cfg.allow_direct)
         self.max_msg_size: Optional[int] = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         self.missing = _Missing(name)
+        # Whole-object reads' objstore.parallel_fetch.ParallelPolicy (None: its DEFAULT_POLICY,
+        # parallel fetch off): ``store.handle.parallel = ParallelPolicy(enabled=True, ...)``.
+        self.parallel: Any = None
         # ADR-50: the stream allows fast-ingest batches. A server that predates them drops the
         # unknown field, so a true value here also means the server supports them.
         self.fast_ingest = bool(cfg.allow_batched)

@@ -54,12 +54,14 @@ class ObjectReader:
         info: ObjectInfo,
         *,
         idle_timeout: Optional[float] = DEFAULT_IDLE_TIMEOUT,
-        policy: ParallelPolicy = DEFAULT_POLICY,
+        policy: Optional[ParallelPolicy] = None,
     ) -> None:
         self.bucket = bucket
         self.info = info
         self.idle_timeout = idle_timeout
-        self.policy = policy  # when to fetch in parallel (objstore.parallel_fetch); set before reading
+        # When to fetch in parallel (objstore.parallel_fetch): this reader's, else the bucket
+        # handle's (``handle.parallel``), else the default (off). Set before reading.
+        self.policy = policy if policy is not None else bucket.parallel or DEFAULT_POLICY
         self._verifier = ChunkVerifier.for_object(info.name, info.size, info.chunks, info.digest)
         self._source: Optional[ChunkSource] = None
         self._strategy = ""

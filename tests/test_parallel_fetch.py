@@ -215,3 +215,34 @@ def test_direct_origin_reads_the_raw_header_block() -> None:
         assert hdrs is not None
         full = (hdrs.get("Nats-Subject", ""), int(hdrs.get("Nats-Sequence", "0") or 0))
         assert direct_origin(msg) == full  # the full parse's answer (then the chunk check fails)
+
+
+async def test_the_bucket_handle_policy_reaches_get_stream_and_get_into(store: objstore.ObjectStore, monkeypatch: Any) -> None:
+    """``store.handle.parallel``: the policy of every whole-object read of that store (get,
+    stream, get_into), not only of an ObjectReader made by hand."""
+    from objstore.parallel_fetch import ParallelChunks
+
+    opened: list[str] = []
+    real_open = ParallelChunks.open
+
+    async def spy(self: ParallelChunks) -> bool:
+        ok = await real_open(self)
+        opened.append(self.info.name)
+        return ok
+
+    monkeypatch.setattr(ParallelChunks, "open", spy)
+    data = os.urandom(100 * CHUNK + 3)
+    await store.put("obj", data, chunk_size=CHUNK)
+    assert await store.get("obj") == data and opened == []  # the default: off
+    store.handle.parallel = SMALL
+    try:
+        assert await store.get("obj") == data
+        assert b"".join([c async for c in store.stream("obj")]) == data
+        buf = bytearray(len(data))
+        assert await store.get_into("obj", buf) == len(data) and buf == data
+        assert opened == ["obj"] * 3
+        info = await store.get_info("obj")
+        async with ObjectReader(store.handle, info, policy=ORDERED) as reader:  # a reader's own wins
+            assert b"".join([c async for c in reader]) == data and reader.strategy == "OrderedChunks"
+    finally:
+        store.handle.parallel = None
