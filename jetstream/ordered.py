@@ -284,7 +284,7 @@ class OrderedConsumer:
             run.zero_left = -1
         return msg
 
-    async def _next(self, deadline: Optional[float], first: Optional[Msg] = None, reset: bool = False) -> JsMsg:
+    async def _next(self, deadline: Optional[float], reset: bool = False) -> JsMsg:
         if not self._started:
             await self.start()
         if reset:
@@ -304,8 +304,7 @@ class OrderedConsumer:
                 continue
             try:
                 held = self._run.held  # messages after a run that failed its check come first
-                queued = first if first is not None else held.popleft() if held else sub.next_nowait()
-                first = None
+                queued = held.popleft() if held else sub.next_nowait()  # queued: no await, no timer
                 if queued is not None:
                     msg: Msg = queued
                 else:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import objstore
+from jetstream import JetStreamTimeoutError
 from protocol import NatsError
 
 pytestmark = pytest.mark.timeout(180)
@@ -41,6 +42,20 @@ async def _leader(js: Any, stream: str, timeout: float = 30.0) -> str:
 async def _put_version(store: Any, version: int) -> None:
     for name in NAMES:
         await store.put(name, b"v%d" % version, description=f"v{version}")
+
+
+async def _bind_after_pause(nc: Any) -> Any:
+    """Bind the bucket through the node that was just resumed. Its first API requests may go
+    unanswered while it rejoins the cluster (a STREAM.INFO timed out after 10 s in one round of a
+    10-round soak): that is the server's recovery, not what this test checks, so a timed-out bind is
+    retried for up to 30 s; the watch and list checks below are never retried."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            return await nc.jetstream(timeout=10.0).object_store("w3")
+        except JetStreamTimeoutError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _check_newest(infos: list[Any], version: int, what: str) -> None:
@@ -89,7 +104,7 @@ async def test_newest_meta_per_name_under_lag_and_leader_change(nats_cluster) ->
         async def read_through_follower(attempt: int) -> None:
             reader = await objstore.connect(follower.url)
             try:
-                rstore = await reader.jetstream(timeout=10.0).object_store("w3")
+                rstore = await _bind_after_pause(reader)
                 async with rstore.watch() as w:
                     seen = [info async for info in w.initial()]
                 _check_newest(seen, version, f"watch round {version}.{attempt}")
