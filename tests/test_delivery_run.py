@@ -115,3 +115,37 @@ def test_the_run_is_bounded() -> None:
     take, q = _queue(*(_msg(c, 2000 - c) for c in range(1, 2001)))
     run = DeliveryRun()
     assert run.take(take, PREFIX, 1, limit=100) == 100 and len(q) == 1900
+
+
+class _QueuedSub:
+    """Stands in for a subscription's queue only (``next_nowait``): the consumer's hot path is
+    fed messages as if they had arrived in one read. No server is faked: nothing is requested."""
+
+    def __init__(self, msgs: list) -> None:
+        self.q = deque(msgs)
+
+    def next_nowait(self):
+        return self.q.popleft() if self.q else None
+
+
+async def test_the_consumer_hands_out_a_run_with_caught_up_and_num_pending_per_message() -> None:
+    import asyncio
+
+    from jetstream import OrderedConsumer
+
+    class _Js:  # the consumer only keeps these until it creates a consumer (never, here)
+        connection = None
+        prefix = "$JS.API"
+
+    oc = OrderedConsumer(_Js(), "S", watch_deletion=False)  # type: ignore[arg-type]
+    oc._started = True
+    oc._ack_prefix = PREFIX
+    # Pending counts as the server wrote them while new messages kept arriving: 2, 1, 0 (caught
+    # up at the third), then 1, 0 for two messages stored meanwhile.
+    oc._sub = _QueuedSub([_msg(1, 2), _msg(2, 1), _msg(3, 0), _msg(4, 1), _msg(5, 0)])
+    seen = []
+    for _ in range(5):
+        m = await asyncio.wait_for(oc.__anext__(), 1)
+        seen.append((m.metadata.consumer_seq, oc.caught_up, oc.num_pending))
+    assert seen == [(1, False, 4), (2, False, 3), (3, True, 2), (4, True, 1), (5, True, 0)]
+    assert oc._expected_cseq == 6 and oc._resume_seq() == 105
