@@ -33,7 +33,7 @@ import os
 import time
 from typing import Any
 
-from .common import MB, Context, Deadline, Sample, raw_pipelined_publish, register
+from .common import MB, Context, Deadline, Sample, drop_object_store, raw_pipelined_publish, register
 from .parallel import cpu_marks, cpu_note
 
 perf = time.perf_counter
@@ -64,16 +64,6 @@ async def _ours(ctx: Context) -> tuple[Any, Any]:
     return nc, nc.jetstream(timeout=20.0)
 
 
-async def _drop(ctx: Context, bucket: str) -> None:
-    nc, js = await _ours(ctx)
-    try:
-        await js.delete_object_store(bucket)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
-    finally:
-        await nc.close()
-
-
 async def _put(ctx: Context, size: int, storage: str, side: str) -> Sample:
     """One put of ``size`` bytes: side "fast", "pipelined" (ours) or "nats-py"."""
     payload, bucket = _payload(size), _bucket()
@@ -101,7 +91,7 @@ async def _put(ctx: Context, size: int, storage: str, side: str) -> Sample:
         if side != "nats-py" and path != ("fast_ingest" if side == "fast" else "pipelined"):
             raise RuntimeError(f"the put took the {path!r} path")
     finally:
-        await _drop(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     return Sample(size / MB, dt, f"{dt:.2f} s per put ({path}); {cpu}")
 
 
@@ -116,7 +106,7 @@ async def _bare_pipelined(ctx: Context, size: int, storage: str) -> Sample:
         dt = await raw_pipelined_publish(nc, messages, size // CHUNK, PIPELINED_WINDOW // CHUNK, Deadline(ctx.run_timeout * 0.8))
     finally:
         await nc.close()
-        await _drop(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     return Sample(size / MB, dt, f"{dt:.2f} s per object, no hashing, no meta; {cpu_note(ctx, marks)}")
 
 
@@ -183,7 +173,7 @@ async def _bare_fast(ctx: Context, size: int, storage: str, hashed: bool = False
             raise RuntimeError(f"fast batch stored {final.get('count')} of {seq} chunks")
     finally:
         await nc.close()
-        await _drop(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     hashing = "SHA-256 inline" if hashed else "no hashing"
     return Sample(size / MB, dt, f"{dt:.2f} s per object, flow {flow} x {outstanding}, {hashing}, no meta; {cpu}")
 

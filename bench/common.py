@@ -248,6 +248,41 @@ async def ours_js(ctx: "Context") -> tuple[Any, Any]:
     return nc, nc.jetstream(timeout=10.0)
 
 
+async def drop_object_store(ctx: "Context", bucket: str) -> None:
+    """Delete a bench bucket with our client, ignoring every error (cleanup only)."""
+    import objstore
+
+    nc = await objstore.connect(ctx.url, allow_reconnect=False)
+    try:
+        await nc.jetstream(timeout=20.0).delete_object_store(bucket)
+    except Exception:  # noqa: BLE001 - cleanup only
+        pass
+    finally:
+        await nc.close()
+
+
+async def run_child(module: str, args: list[str], bound: Optional[float] = None) -> dict:
+    """Run ``python -m module args`` from the repository root and return the JSON object of its
+    last stdout line. The child is killed if the caller is cancelled (the runner's bound) or
+    ``bound`` seconds pass; a non-zero exit, no output or an ``error`` key raises RuntimeError."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), bound)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    lines = out.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{module} exited {proc.returncode}: {err.decode(errors='replace')[-400:]}")
+    result = json.loads(lines[-1])
+    if result.get("error"):
+        raise RuntimeError(f"{module}: {result['error']}")
+    return result
+
+
 _OBJECT_FIXTURES: dict[tuple[str, str, int], str] = {}  # (url, tag, size) -> bucket
 
 

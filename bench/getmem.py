@@ -16,13 +16,10 @@ the run is cancelled.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import sys
 from typing import Any
 
-from .common import ROOT, Context, Sample, register
+from .common import Context, Sample, register, run_child
 
 MIB = 1024 * 1024
 TARGET = {"get-bytes": 2.1, "get-into": 1.1}
@@ -57,24 +54,12 @@ async def _fixture(ctx: Context, size: int) -> tuple[str, str]:
 async def _child(ctx: Context, side: str, op: str, size: int) -> dict:
     bucket, name = await _fixture(ctx, size)
     limit = min(60.0, ctx.run_timeout * 0.7)
-    cmd = [
-        sys.executable, "-m", "bench.rss_child", "--client", "ours" if side == "ours" else "nats-py",
+    args = [
+        "--client", "ours" if side == "ours" else "nats-py",
         "--op", op, "--url", ctx.url, "--bucket", bucket, "--name", name, "--file", os.devnull,
         "--limit", f"{limit:.1f}",
     ]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    lines = out.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"rss_child exited {proc.returncode}: {err.decode(errors='replace')[-400:]}")
-    result = json.loads(lines[-1])
-    if result.get("error"):
-        raise RuntimeError(f"rss_child: {result['error']}")
+    result = await run_child("bench.rss_child", args)
     if result["complete"] and result["bytes"] != size:
         raise RuntimeError(f"rss_child read {result['bytes']} bytes, expected {size}")
     return result

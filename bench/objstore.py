@@ -39,16 +39,14 @@ import asyncio
 import atexit
 import hashlib
 import itertools
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .common import MB, ROOT, Context, Deadline, Sample, Suite, raw_pipelined_publish, register
+from .common import MB, Context, Deadline, Sample, Suite, drop_object_store, raw_pipelined_publish, register, run_child
 
 perf = time.perf_counter
 KIB = 1024
@@ -112,16 +110,6 @@ async def _theirs_bucket(js: Any, bucket: str, storage: str) -> Any:
     return await js.create_object_store(bucket, config=ObjectStoreConfig(bucket=bucket, storage=kind))
 
 
-async def _drop_bucket(ctx: Context, bucket: str) -> None:
-    nc, js = await _ours(ctx)
-    try:
-        await js.delete_object_store(bucket)
-    except Exception:  # noqa: BLE001 - cleanup only
-        pass
-    finally:
-        await nc.close()
-
-
 async def _check_object(ctx: Context, bucket: str, name: str, size: int) -> None:
     """After a put run: the last object is there with the right size (read with our client)."""
     nc, js = await _ours(ctx)
@@ -160,7 +148,7 @@ async def _put_run(ctx: Context, n: int, size: int, storage: str, side: str, fas
     try:
         await _check_object(ctx, bucket, names[-1], size)
     finally:
-        await _drop_bucket(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     return _rate_sample(n, size, dt)
 
 
@@ -310,7 +298,7 @@ async def _raw_small_put(ctx: Context, n: int, storage: str) -> Sample:
         dt = perf() - t0
     finally:
         await nc.close()
-        await _drop_bucket(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     return _rate_sample(n, KIB, dt)
 
 
@@ -343,7 +331,7 @@ async def _raw_big_put(ctx: Context, n: int, storage: str, hashed: bool = False)
         dt = await raw_pipelined_publish(nc, messages, total, window, deadline)
     finally:
         await nc.close()
-        await _drop_bucket(ctx, bucket)
+        await drop_object_store(ctx, bucket)
     return Sample(n * size / MB, dt, f"{n / dt:,.2f} objects/s")
 
 
@@ -453,29 +441,16 @@ async def _run_child(ctx: Context, side: str, op: str) -> dict:
     else:
         name, path = "get-src", os.path.join(_files.tmpdir(), f"out-{side}.bin")
     limit = _stream_limit(ctx)
-    cmd = [
-        sys.executable, "-m", "bench.rss_child",
+    args = [
         "--client", "ours" if side == "ours" else "nats-py",
         "--op", op, "--url", ctx.url, "--bucket", bucket, "--name", name, "--file", path,
         "--limit", f"{limit:.1f}",
     ]  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
     try:
-        out, err = await proc.communicate()
+        result = await run_child("bench.rss_child", args)
     finally:
-        if proc.returncode is None:  # the run was cancelled (runner timeout): stop our child
-            proc.kill()
-            await proc.wait()
         if op == "get" and os.path.exists(path):
             os.unlink(path)
-    lines = out.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"rss_child exited {proc.returncode}: {err.decode(errors='replace')[-400:]}")
-    result = json.loads(lines[-1])
-    if result.get("error"):
-        raise RuntimeError(f"rss_child: {result['error']}")
     if result["complete"] and result["bytes"] != size:
         raise RuntimeError(f"rss_child moved {result['bytes']} bytes, expected {size}")
     result["size"] = size

@@ -25,16 +25,13 @@ size (or the 100k rows) starts, and the temp dir at exit (the server's store goe
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import json
 import os
 import shutil
-import sys
 import tempfile
 from typing import Any, Optional
 
-from .common import MB, ROOT, Context, Sample, Suite, register
+from .common import MB, Context, Sample, Suite, register, run_child
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -132,26 +129,6 @@ async def _drop_others(ctx: Context, keep: Optional[int]) -> None:
                 await nc.close()
 
 
-async def _child(module: str, args: list[str], bound: float) -> dict:
-    """Run ``python -m module args`` (killed if the run is cancelled); its last JSON line."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), bound)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    lines = out.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{module} exited {proc.returncode}: {err.decode(errors='replace')[-400:]}")
-    result = json.loads(lines[-1])
-    if result.get("error"):
-        raise RuntimeError(f"{module}: {result['error']}")
-    return result
-
-
 async def _transfer(ctx: Context, side: str, op: str, size: int) -> dict:
     await _drop_others(ctx, size)
     bucket = await _bucket(ctx, size, need_object=op == "get")
@@ -160,7 +137,7 @@ async def _transfer(ctx: Context, side: str, op: str, size: int) -> dict:
     args = ["--client", "ours" if side == "ours" else "nats-py", "--op", op, "--url", ctx.url, "--bucket", bucket,
             "--name", "obj", "--file", path, "--limit", f"{limit:.0f}"]  # fmt: skip
     try:
-        r = await _child("bench.rss_child", args, limit + 60)
+        r = await run_child("bench.rss_child", args, limit + 60)
     finally:
         if op == "get" and os.path.exists(path):
             os.unlink(path)
@@ -213,7 +190,7 @@ async def _small_result(ctx: Context, side: str, phase: str) -> dict:
         args = ["--client", "ours" if side == "ours" else "nats-py", "--url", ctx.url, "--bucket", bucket,
                 "--count", str(SMALL_COUNT), "--size", str(SMALL_SIZE), "--concurrency", str(SMALL_CONCURRENCY),
                 "--limit", f"{SMALL_LIMIT:.0f}"]  # fmt: skip
-        results.append(await _child("bench.scale_child", args, 3 * SMALL_LIMIT + 60))
+        results.append(await run_child("bench.scale_child", args, 3 * SMALL_LIMIT + 60))
     _small_used[(phase, side)] = used + 1
     return results[used]
 
